@@ -1,0 +1,131 @@
+"""construct: turn a model's Slots into candidates / mixed ops and the ParamSpace that drives them."""
+from __future__ import annotations
+
+import fnmatch
+from collections import OrderedDict
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
+
+import torch
+from torch import nn
+
+from ..errors import SlotError, SlotnasError
+from ..params import Categorical, Param, ParamSpace
+from ..registry import Registry, check_options
+from ..slot import Slot, find_slots
+from .candidates import CANDIDATES, build_candidate
+from .mixed_ops import MIXED_OPS
+
+CONSTRUCTORS = Registry("constructor")
+
+Constructor = Callable[..., None]
+Step = Union[Mapping[str, Any], Constructor]
+
+
+def register_constructor(name: str) -> Callable[[Constructor], Constructor]:
+    """Decorator registering ``fn(slots, space, **options)`` as constructor ``name``."""
+    return CONSTRUCTORS.register(name)
+
+
+def group_slots(slots: Sequence[Slot]) -> "OrderedDict[str, List[Slot]]":
+    """Slots keyed by the parameter they share (their group, else their own name)."""
+    groups: "OrderedDict[str, List[Slot]]" = OrderedDict()
+    for slot in slots:
+        groups.setdefault(slot.param_name, []).append(slot)
+    return groups
+
+
+def _check_candidates(candidates: Sequence[str], where: str) -> List[str]:
+    if isinstance(candidates, str) or not candidates:
+        raise SlotnasError(f"{where}: 'candidates' must be a non-empty list of candidate ids")
+    for name in candidates:
+        CANDIDATES.get(name)
+    return list(candidates)
+
+
+def _device_of(module: nn.Module) -> Optional[torch.device]:
+    for tensor in module.parameters():
+        return tensor.device
+    for tensor in module.buffers():
+        return tensor.device
+    return None
+
+
+@register_constructor("mixed_op")
+def mixed_op(slots: Sequence[Slot], space: ParamSpace, candidates: Sequence[str], mixed: str = "weighted_sum",
+             **options: Any) -> None:
+    """Each Slot becomes a mixed op over ``candidates``; Slots of one group share its parameter."""
+    candidates = _check_candidates(candidates, "constructor 'mixed_op'")
+    op_cls = MIXED_OPS.get(mixed)
+    check_options(op_cls.__init__, f"mixed op {mixed!r}", options, skip=3)
+    for name, members in group_slots(slots).items():
+        param = space.add(op_cls.make_param(candidates, name))
+        for slot in members:
+            built = [(c, build_candidate(c, slot)) for c in candidates]
+            slot.set_entity(op_cls(built, param, **options))
+
+
+@register_constructor("categorical")
+def categorical(slots: Sequence[Slot], space: ParamSpace, candidates: Sequence[str],
+                default: Optional[str] = None) -> None:
+    """Each group of Slots gets a Categorical; its handler swaps in the chosen candidate (cached)."""
+    candidates = _check_candidates(candidates, "constructor 'categorical'")
+    for name, members in group_slots(slots).items():
+        param = space.add(Categorical(candidates, default=default, name=name))
+        handler = _SwapCandidate(members)
+        space.connect(handler, [name])
+        handler(param)
+
+
+class _SwapCandidate:
+    """Transform handler: set each Slot's entity to the chosen candidate, built once per id."""
+
+    def __init__(self, slots: Sequence[Slot]) -> None:
+        self.slots = list(slots)
+        self.cache: List[Dict[str, nn.Module]] = [{} for _ in self.slots]
+
+    def __call__(self, param: Param) -> None:
+        choice = param.value
+        for slot, cache in zip(self.slots, self.cache):
+            module = cache.get(choice)
+            if module is None:
+                device = _device_of(slot)
+                module = build_candidate(choice, slot)
+                cache[choice] = module.to(device) if device is not None else module
+            slot.set_entity(module)
+
+
+@register_constructor("fixed")
+def fixed(slots: Sequence[Slot], space: ParamSpace, candidate: str) -> None:
+    """Each Slot gets one candidate; no parameter is added."""
+    CANDIDATES.get(candidate)
+    for slot in slots:
+        slot.set_entity(build_candidate(candidate, slot))
+
+
+def construct(model: nn.Module, chain: Sequence[Step], space: Optional[ParamSpace] = None) -> ParamSpace:
+    """Apply the constructor chain to the model's Slots and return the ParamSpace.
+
+    Each step is ``{"type": name, "slots": glob, **options}`` or a callable
+    ``fn(slots, space)``; a Slot is handled by the first step whose glob matches its name.
+    Slots created by a step (inside a candidate) are open to the following steps.
+    """
+    space = ParamSpace() if space is None else space
+    done: set = set()
+    for step in chain:
+        if callable(step):
+            fn, pattern, options, label = step, "*", {}, getattr(step, "__name__", repr(step))
+        else:
+            options = dict(step)
+            label = options.pop("type", None)
+            if label is None:
+                raise SlotnasError(f"construct step {dict(step)!r} needs 'type'; allowed: {', '.join(CONSTRUCTORS)}")
+            fn = CONSTRUCTORS.get(label)
+            pattern = options.pop("slots", "*")
+            check_options(fn, f"constructor {label!r}", options, skip=2)
+        slots = [s for s in find_slots(model) if id(s) not in done and fnmatch.fnmatchcase(s.name, pattern)]
+        fn(slots, space, **options)
+        done.update(id(s) for s in slots)
+    empty = [s.name for s in find_slots(model) if s.entity is None]
+    if empty:
+        raise SlotError(f"slot {empty[0]!r} has no module after construct; add a chain step matching it")
+    return space

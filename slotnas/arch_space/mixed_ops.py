@@ -1,0 +1,173 @@
+"""Mixed ops: modules that combine a Slot's candidates under an architecture parameter."""
+from __future__ import annotations
+
+from typing import List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..errors import SlotError
+from ..params import Categorical, Param, TensorParam
+from ..registry import Registry
+
+MIXED_OPS = Registry("mixed op")
+
+
+class MixedOp(nn.Module):
+    """Named candidates plus the parameter that chooses among them."""
+
+    def __init__(self, candidates: Sequence[Tuple[str, nn.Module]]) -> None:
+        super().__init__()
+        if not candidates:
+            raise SlotError("a mixed op needs at least one candidate")
+        self.names: List[str] = [name for name, _ in candidates]
+        self.candidates = nn.ModuleList(module for _, module in candidates)
+        self._is_zero = [bool(getattr(m, "is_zero", False)) for _, m in candidates]
+
+    @staticmethod
+    def make_param(names: Sequence[str], name: str) -> Param:
+        """The architecture parameter this kind of mixed op is driven by."""
+        return TensorParam(len(names), name=name)
+
+    def params(self) -> List[Param]:
+        """The architecture parameter(s) of this mixed op."""
+        raise NotImplementedError
+
+    def chosen_index(self) -> int:
+        """Index of the candidate that discretization picks."""
+        raise NotImplementedError
+
+    def chosen(self) -> str:
+        """Id of the candidate that discretization picks."""
+        return self.names[self.chosen_index()]
+
+    def to_fixed(self) -> nn.Module:
+        """The chosen candidate module itself (shares weights with the supernet)."""
+        return self.candidates[self.chosen_index()]
+
+    def _weighted(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        """sum_i w_i * op_i(x), skipping zero ops (their term and its gradient are exactly 0)."""
+        out: Optional[torch.Tensor] = None
+        for w, op, zero in zip(weights.unbind(-1), self.candidates, self._is_zero):
+            if zero:
+                continue
+            y = op(x)
+            out = y * w if out is None else torch.addcmul(out, y, w)
+        if out is None:
+            return self.candidates[0](x) * weights.sum()
+        return out
+
+    def extra_repr(self) -> str:
+        return f"candidates={self.names}"
+
+
+class _AlphaOp(MixedOp):
+    """A mixed op driven by one TensorParam of logits over the candidates."""
+
+    def __init__(self, candidates: Sequence[Tuple[str, nn.Module]], alpha: TensorParam) -> None:
+        super().__init__(candidates)
+        if not isinstance(alpha, TensorParam) or alpha.shape != (len(self.names),):
+            raise SlotError(f"{type(self).__name__} needs a TensorParam of shape ({len(self.names)},)")
+        self.alpha = alpha  # a Param, not an nn.Parameter: kept out of model.parameters()
+
+    def params(self) -> List[Param]:
+        return [self.alpha]
+
+    def chosen_index(self) -> int:
+        return int(self.alpha.value.detach().argmax())
+
+    def probs(self) -> torch.Tensor:
+        """Softmax of the architecture logits."""
+        return F.softmax(self.alpha.value, dim=-1)
+
+
+@MIXED_OPS.register("weighted_sum")
+class WeightedSum(_AlphaOp):
+    """DARTS: softmax(alpha)-weighted sum of all candidates."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._weighted(x, self.probs())
+
+
+@MIXED_OPS.register("gumbel")
+class GumbelSum(_AlphaOp):
+    """SNAS (soft) / GDAS (hard): Gumbel-softmax weights with temperature ``tau``."""
+
+    def __init__(
+        self, candidates: Sequence[Tuple[str, nn.Module]], alpha: TensorParam, tau: float = 1.0, hard: bool = False
+    ) -> None:
+        super().__init__(candidates, alpha)
+        self.tau, self.hard = tau, hard
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training:
+            if self.hard:
+                return self.to_fixed()(x)
+            return self._weighted(x, self.probs())
+        weights = F.gumbel_softmax(self.alpha.value, tau=self.tau, hard=self.hard)
+        if self.hard:  # GDAS: run only the sampled op; straight-through gradient to alpha
+            idx = int(weights.detach().argmax())
+            return self.candidates[idx](x) * weights[idx]
+        return self._weighted(x, weights)
+
+    def extra_repr(self) -> str:
+        return f"candidates={self.names}, tau={self.tau}, hard={self.hard}"
+
+
+@MIXED_OPS.register("binary_gate")
+class BinaryGate(_AlphaOp):
+    """ProxylessNAS: sample ``n_paths`` (1 or 2) paths; only the active one keeps activations."""
+
+    def __init__(
+        self, candidates: Sequence[Tuple[str, nn.Module]], alpha: TensorParam, n_paths: int = 2
+    ) -> None:
+        super().__init__(candidates, alpha)
+        if n_paths not in (1, 2):
+            raise SlotError(f"BinaryGate n_paths must be 1 or 2, got {n_paths}")
+        self.n_paths = n_paths
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training:
+            return self.to_fixed()(x)
+        probs = self.probs()
+        if self.n_paths == 1 or len(self.names) == 1:
+            idx = int(torch.multinomial(probs.detach(), 1))
+            return self.candidates[idx](x)
+        pair = torch.multinomial(probs.detach(), 2, replacement=False)
+        rescaled = F.softmax(self.alpha.value[pair], dim=-1)
+        active = int(torch.multinomial(rescaled.detach(), 1))
+        # Straight-through binary gates: forward is one-hot, gradient flows to the pair's alphas.
+        gates = F.one_hot(torch.tensor(active), 2).to(rescaled) - rescaled.detach() + rescaled
+        a, b = int(pair[active]), int(pair[1 - active])
+        out_active = self.candidates[a](x)
+        with torch.no_grad():
+            out_other = self.candidates[b](x)
+        return out_active * gates[active] + out_other * gates[1 - active]
+
+    def extra_repr(self) -> str:
+        return f"candidates={self.names}, n_paths={self.n_paths}"
+
+
+@MIXED_OPS.register("index")
+class Index(MixedOp):
+    """Single path chosen by a Categorical over candidate ids; only that path runs."""
+
+    def __init__(self, candidates: Sequence[Tuple[str, nn.Module]], param: Categorical) -> None:
+        super().__init__(candidates)
+        if not isinstance(param, Categorical) or param.choices != self.names:
+            raise SlotError(f"Index needs a Categorical whose choices are {self.names}")
+        self.param = param
+
+    @staticmethod
+    def make_param(names: Sequence[str], name: str) -> Param:
+        return Categorical(list(names), name=name)
+
+    def params(self) -> List[Param]:
+        return [self.param]
+
+    def chosen_index(self) -> int:
+        return self.param.index()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.candidates[self.param.index()](x)

@@ -1,0 +1,69 @@
+"""Slot: a placeholder module that remembers the arguments of the layer it stands for."""
+from __future__ import annotations
+
+from typing import Any, List, Optional
+
+from torch import nn
+
+from .errors import SlotError
+
+
+class Slot(nn.Module):
+    """Placeholder for a searchable layer; ``forward`` runs whatever module ``set_entity`` put in."""
+
+    def __init__(
+        self,
+        chn_in: Optional[int],
+        chn_out: Optional[int] = None,
+        stride: int = 1,
+        *,
+        name: Optional[str] = None,
+        group: Optional[str] = None,
+        original: Optional[nn.Module] = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__()
+        self.chn_in = chn_in
+        self.chn_out = chn_in if chn_out is None else chn_out
+        self.stride = stride
+        self.kwargs = kwargs
+        self.name = name
+        self.group = group
+        self.register_module("entity", None)
+        # The layer this slot replaced (candidate ORIG). Not a registered submodule: it only
+        # joins the model's parameters when chosen as (part of) the entity.
+        self.__dict__["original"] = original
+
+    @property
+    def param_name(self) -> str:
+        """Name of the architecture parameter this slot is bound to: its group, else its name."""
+        return self.group or self.name or "slot"
+
+    def set_entity(self, module: nn.Module) -> None:
+        """Make ``module`` the one that ``forward`` runs."""
+        if not isinstance(module, nn.Module):
+            raise SlotError(f"slot {self.name!r}: entity must be an nn.Module, got {type(module).__name__}")
+        self._modules["entity"] = module
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        entity = self._modules["entity"]
+        if entity is None:
+            raise SlotError(
+                f"slot {self.name!r} has no module yet; run slotnas.construct(model, chain) "
+                "or slot.set_entity(module) first"
+            )
+        return entity(*args, **kwargs)
+
+    def extra_repr(self) -> str:
+        extra = "".join(f", {k}={v!r}" for k, v in self.kwargs.items())
+        return f"name={self.name!r}, chn_in={self.chn_in}, chn_out={self.chn_out}, stride={self.stride}{extra}"
+
+
+def find_slots(model: nn.Module) -> List[Slot]:
+    """All Slots in ``model`` in module order, each given its dotted name in the model."""
+    slots = []
+    for path, module in model.named_modules():
+        if isinstance(module, Slot):
+            module.name = path or module.name
+            slots.append(module)
+    return slots
