@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import itertools
-from typing import Callable, Dict, Iterable, List, Sequence, Set, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Sequence, Set, Tuple
 
 import blinker
 
@@ -11,18 +11,20 @@ from .errors import HandlerError, ParamError
 MODES = ("any", "all")
 
 
+def _order(handler: "Handler") -> Tuple[int, int, bool, int]:
+    return handler.order
+
+
 class Handler:
-    """A transform handler: a callable, the parameter names it watches, and its trigger mode."""
+    """A transform handler: a callable, the parameters it watches, and its trigger mode."""
 
-    __slots__ = ("fn", "watch", "mode", "priority", "seq")
+    __slots__ = ("fn", "params", "watch", "mode", "priority", "order")
 
-    def __init__(self, fn: Callable, watch: Tuple[str, ...], mode: str, priority: int, seq: int):
-        self.fn, self.watch, self.mode, self.priority, self.seq = fn, watch, mode, priority, seq
-
-    @property
-    def order(self) -> Tuple[int, int, bool, int]:
-        """Sort key: explicit priority, more watched parameters, 'all' before 'any', registration."""
-        return (-self.priority, -len(self.watch), self.mode != "all", self.seq)
+    def __init__(self, fn: Callable, params: Sequence[Any], mode: str, priority: int, seq: int):
+        self.fn, self.params, self.mode, self.priority = fn, tuple(params), mode, priority
+        self.watch: Tuple[str, ...] = tuple(p.name for p in self.params)
+        # explicit priority, then more watched parameters, then 'all' before 'any', then age
+        self.order = (-priority, -len(self.watch), mode != "all", seq)
 
     def triggered(self, fired: Set[str]) -> bool:
         """Whether the fired parameter names satisfy this handler's condition."""
@@ -47,15 +49,13 @@ class EventBus:
         """The update signal of parameter ``name`` (sender: the Param; kwargs: value, old)."""
         return self._signals.signal(name)
 
-    def connect(
-        self, fn: Callable, watch: Sequence[str], mode: str = "any", priority: int = 0
-    ) -> Handler:
-        """Attach ``fn`` to the update signals of the watched parameters."""
+    def connect(self, fn: Callable, params: Sequence[Any], mode: str = "any", priority: int = 0) -> Handler:
+        """Attach ``fn(*params)`` to the update signals of the watched parameters."""
         if mode not in MODES:
             raise ParamError(f"unknown handler mode {mode!r}; allowed: {', '.join(MODES)}")
-        if not watch:
+        if not params:
             raise ParamError("a handler must watch at least one parameter")
-        handler = Handler(fn, tuple(watch), mode, priority, next(self._seq))
+        handler = Handler(fn, params, mode, priority, next(self._seq))
 
         def receiver(param, **_kw) -> None:
             self._fired[-1].setdefault(handler, set()).add(param.name)
@@ -68,9 +68,9 @@ class EventBus:
     @property
     def handlers(self) -> List[Handler]:
         """All handlers in the order they would run if all fired."""
-        return sorted(self._handlers, key=lambda h: h.order)
+        return sorted(self._handlers, key=_order)
 
-    def dispatch(self, changes: Iterable[Tuple[object, object, object]], lookup: Callable) -> None:
+    def dispatch(self, changes: Iterable[Tuple[Any, Any, Any]]) -> None:
         """Emit one update signal per (param, value, old) change, then run triggered handlers."""
         frame: Dict[Handler, Set[str]] = {}
         self._fired.append(frame)
@@ -84,15 +84,15 @@ class EventBus:
         if not frame:
             return
         ready = [h for h, fired in frame.items() if h.triggered(fired)]
-        ready.sort(key=lambda h: h.order)
+        if len(ready) > 1:
+            ready.sort(key=_order)
         for handler in ready:
-            args = [lookup(name) for name in handler.watch]
             try:
-                handler.fn(*args)
+                handler.fn(*handler.params)
             except HandlerError:
                 raise
             except Exception as exc:
-                fired = ", ".join(f"{n}={lookup(n).value!r}" for n in sorted(frame[handler]))
+                fired = ", ".join(f"{p.name}={p.value!r}" for p in handler.params if p.name in frame[handler])
                 fn_name = getattr(handler.fn, "__qualname__", repr(handler.fn))
                 raise HandlerError(
                     f"handler {fn_name} failed on update of {fired}: "

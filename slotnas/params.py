@@ -241,7 +241,7 @@ class ParamSpace:
         param.name, param.space = name, self
         self._params[name] = param
         for fn in param._pending:
-            self.events.connect(fn, (name,))
+            self.events.connect(fn, (param,))
         param._pending = []
         return param
 
@@ -314,7 +314,7 @@ class ParamSpace:
         if not staged:
             return
         changes = [(param, value, param._assign(value)) for param, value in staged]
-        self.events.dispatch(changes, self.get)
+        self.events.dispatch(changes)
 
     # -- handlers ---------------------------------------------------------------------------
     def on_update(
@@ -332,9 +332,7 @@ class ParamSpace:
         self, fn: Callable, names: Sequence[str], mode: str = "any", priority: int = 0
     ) -> Handler:
         """Attach handler ``fn(*params)`` to the watched parameter names (which must exist)."""
-        for name in names:
-            self.get(name)
-        return self.events.connect(fn, tuple(names), mode=mode, priority=priority)
+        return self.events.connect(fn, [self.get(name) for name in names], mode=mode, priority=priority)
 
     def __repr__(self) -> str:
         return f"ParamSpace({len(self)} params, size={self.size()})"
