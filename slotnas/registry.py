@@ -1,8 +1,11 @@
 """Named component registries: a plain dict per kind, filled by decorators."""
 from __future__ import annotations
 
+import collections.abc
 import difflib
-from typing import Callable, Dict, Iterator, List, TypeVar
+import inspect
+import typing
+from typing import Any, Callable, Dict, Iterator, List, Sequence, Tuple, TypeVar, Union
 
 from .errors import SlotnasError
 
@@ -61,21 +64,83 @@ class Registry:
         return len(self._items)
 
 
-def check_options(fn: Callable, label: str, options: Dict[str, object], skip: int = 0) -> None:
-    """Raise a one-line error if ``options`` do not fit ``fn``'s keyword parameters.
+def signature_options(fn: Callable) -> Tuple[Dict[str, inspect.Parameter], bool]:
+    """Keyword options of a function or class, following ``**kwargs`` up the class hierarchy.
 
-    ``skip`` leading positional parameters are supplied by the caller (e.g. slots, space).
+    Returns the named parameters and whether arbitrary extra keywords are still accepted.
     """
-    import inspect
+    targets = [c.__init__ for c in fn.__mro__ if "__init__" in vars(c)] if inspect.isclass(fn) else [fn]
+    found: Dict[str, inspect.Parameter] = {}
+    for target in targets:
+        params = inspect.signature(target).parameters
+        for name, p in params.items():
+            if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and name != "self":
+                found.setdefault(name, p)
+        if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+            return found, False
+    return found, True
 
-    params = list(inspect.signature(fn).parameters.values())[skip:]
-    named = [p.name for p in params if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
-    if not any(p.kind is p.VAR_KEYWORD for p in params):
-        for key in options:
-            if key not in named:
-                raise SlotnasError(
-                    f"{label}: unknown option {key!r}{did_you_mean(key, named)}; allowed: {', '.join(named)}"
-                )
-    for p in params:
-        if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and p.name not in options:
-            raise SlotnasError(f"{label}: missing option {p.name!r}")
+
+def check_options(fn: Callable, label: str, options: Dict[str, Any], injected: Sequence[str] = ()) -> None:
+    """Raise a one-line error if ``options`` do not fit ``fn``'s keyword parameters or their types.
+
+    ``injected`` parameters are supplied by the caller (e.g. slots, space) and may not be set.
+    """
+    params, open_ended = signature_options(fn)
+    allowed = [n for n in params if n not in injected]
+    for key, value in options.items():
+        if key not in allowed:
+            if open_ended:
+                continue
+            raise SlotnasError(f"{label}: unknown option {key!r}{did_you_mean(key, allowed)}; allowed: {', '.join(allowed)}")
+        hint = _hint(fn, key)
+        if hint is not None and not type_matches(value, hint):
+            raise SlotnasError(f"{label}.{key}: expected {_hint_name(hint)}, got {type(value).__name__} {value!r}")
+    for name in allowed:
+        if params[name].default is inspect.Parameter.empty and name not in options:
+            raise SlotnasError(f"{label}: missing option {name!r}")
+
+
+def _hint(fn: Callable, name: str) -> Any:
+    targets = [c.__init__ for c in fn.__mro__ if "__init__" in vars(c)] if inspect.isclass(fn) else [fn]
+    for target in targets:
+        try:
+            hints = typing.get_type_hints(target)
+        except Exception:
+            return None
+        if name in hints:
+            return hints[name]
+    return None
+
+
+def type_matches(value: Any, hint: Any) -> bool:
+    """Loose runtime check of a config value against a type hint (int, float, str, list, dict, Optional)."""
+    origin = typing.get_origin(hint)
+    if hint is Any or hint is None:
+        return True
+    if origin is Union:
+        return any(type_matches(value, h) for h in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is str:
+        return isinstance(value, str)
+    if origin in (list, tuple, collections.abc.Sequence) or hint in (list, tuple):
+        return isinstance(value, (list, tuple))
+    if origin in (dict, collections.abc.Mapping) or hint is dict:
+        return isinstance(value, dict)
+    return True
+
+
+def _hint_name(hint: Any) -> str:
+    origin = typing.get_origin(hint)
+    if origin is Union:
+        return " or ".join(_hint_name(h) for h in typing.get_args(hint))
+    if origin is not None:
+        return getattr(origin, "__name__", str(origin)).replace("Sequence", "list")
+    return getattr(hint, "__name__", str(hint))

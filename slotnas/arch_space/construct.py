@@ -56,7 +56,7 @@ def mixed_op(slots: Sequence[Slot], space: ParamSpace, candidates: Sequence[str]
     """Each Slot becomes a mixed op over ``candidates``; Slots of one group share its parameter."""
     candidates = _check_candidates(candidates, "constructor 'mixed_op'")
     op_cls = MIXED_OPS.get(mixed)
-    check_options(op_cls.__init__, f"mixed op {mixed!r}", options, skip=3)
+    check_options(op_cls, f"mixed op {mixed!r}", options, injected=("candidates", "alpha", "param"))
     for name, members in group_slots(slots).items():
         param = space.add(op_cls.make_param(candidates, name))
         for slot in members:
@@ -121,7 +121,7 @@ def construct(model: nn.Module, chain: Sequence[Step], space: Optional[ParamSpac
                 raise SlotnasError(f"construct step {dict(step)!r} needs 'type'; allowed: {', '.join(CONSTRUCTORS)}")
             fn = CONSTRUCTORS.get(label)
             pattern = options.pop("slots", "*")
-            check_options(fn, f"constructor {label!r}", options, skip=2)
+            check_options(fn, f"constructor {label!r}", options, injected=("slots", "space"))
         slots = [s for s in find_slots(model) if id(s) not in done and fnmatch.fnmatchcase(s.name, pattern)]
         fn(slots, space, **options)
         done.update(id(s) for s in slots)

@@ -1,0 +1,106 @@
+"""The ``slotnas`` command: search, export, list."""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import List, Optional
+
+from .errors import SlotnasError
+
+LISTABLE = ("optimizers", "estimators", "candidates", "metrics", "datasets", "constructors", "models")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="slotnas", description="Slot-replacement neural architecture search.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = parser.add_subparsers(dest="command", required=True)
+    search = sub.add_parser("search", help="run the search a YAML config describes (default: embedded digits config)")
+    search.add_argument("config", nargs="?", help="YAML config (default: the embedded configs/default.yaml)")
+    search.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a config key, e.g. --set optim.type=RegularizedEvolution (repeatable)")
+    search.add_argument("--out", help="parent folder of the run folder (run.out)")
+    search.add_argument("--seed", type=int, help="random seed (run.seed)")
+    export = sub.add_parser("export", help="rebuild a run's best architecture as a plain nn.Module")
+    export.add_argument("run_dir")
+    export.add_argument("--onnx", help="also write the fixed model to this ONNX file")
+    lister = sub.add_parser("list", help="list registered components")
+    lister.add_argument("what", choices=LISTABLE)
+    return parser
+
+
+def _search(args: argparse.Namespace) -> int:
+    from .config import load_config
+    from .runner import results_table, run_search
+
+    overrides = list(args.overrides)
+    if args.out is not None:
+        overrides.append(f"run.out={args.out}")
+    if args.seed is not None:
+        overrides.append(f"run.seed={args.seed}")
+    cfg = load_config(args.config, overrides)
+    result = run_search(cfg)
+    objective, mode = cfg["optim"].get("objective", "val_acc"), cfg["optim"].get("mode", "max")
+    print(results_table(result.history, objective, mode))
+    best = result.best_metrics.get(objective)
+    summary = f"best: {objective} {best:.3f}" if isinstance(best, float) else f"best: {objective} {best}"
+    if result.final_metrics:
+        summary += "; retrained: " + ", ".join(
+            f"{k} {v:.3f}" for k, v in result.final_metrics.items() if k.endswith("_acc"))
+    print(summary)
+    print(f"run folder: {result.run_dir}")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    import os
+
+    from .arch_space.export import to_onnx
+    from .config import read_yaml
+    from .metrics import count_params
+    from .runner import load_fixed
+
+    if not os.path.isfile(os.path.join(args.run_dir, "best_arch.yaml")):
+        raise SlotnasError(f"export: {args.run_dir!r} is not a finished run folder (no best_arch.yaml)")
+    model = load_fixed(args.run_dir)
+    print(model)
+    print(f"plain nn.Module {type(model).__name__}: {count_params(model):,} parameters, no Slot or mixed op left")
+    if args.onnx:
+        to_onnx(model, read_yaml(os.path.join(args.run_dir, "best_arch.yaml"))["input_shape"], args.onnx)
+        print(f"wrote {args.onnx}")
+    print(f"in Python: slotnas.runner.load_fixed({args.run_dir!r})")
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    from .arch_space import CANDIDATES, CONSTRUCTORS
+    from .arch_space.backbones import MODELS
+    from .data import DATASETS
+    from .estim import ESTIMATORS
+    from .metrics import METRICS
+    from .optim import OPTIMIZERS
+
+    registry = {"optimizers": OPTIMIZERS, "estimators": ESTIMATORS, "candidates": CANDIDATES, "metrics": METRICS,
+                "datasets": DATASETS, "constructors": CONSTRUCTORS, "models": MODELS}[args.what]
+    for name in registry.names():
+        doc = (getattr(registry.get(name), "__doc__", None) or "").strip().splitlines()
+        print(f"{name:<22} {doc[0] if doc and args.what != 'candidates' else ''}".rstrip())
+    return 0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Entry point; user errors print one line and exit 2 (``--debug`` shows the traceback)."""
+    args = _parser().parse_args(argv)
+    try:
+        return {"search": _search, "export": _export, "list": _list}[args.command](args)
+    except SlotnasError as exc:
+        if args.debug:
+            raise
+        print(f"slotnas: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("slotnas: interrupted; results so far are in the run folder", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

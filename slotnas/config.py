@@ -1,0 +1,202 @@
+"""Config: YAML (safe_load) -> validated dict; ``--set a.b=c`` overrides; one-line errors naming the key."""
+from __future__ import annotations
+
+import copy
+import os
+from typing import Any, Dict, List, Mapping, Optional, Sequence
+
+import yaml
+
+from .errors import SlotnasError
+from .registry import Registry, check_options, did_you_mean, type_matches
+
+DEFAULT_CONFIG = os.path.join(os.path.dirname(__file__), "configs", "default.yaml")
+
+TOP_KEYS = ("model", "slots", "construct", "optim", "estim", "trainer", "data", "metrics", "run")
+REQUIRED = ("model", "construct")
+RUN_OPTIONS: Dict[str, Any] = {  # key -> (type, default)
+    "seed": (int, 0),
+    "out": (str, "runs"),
+    "budget": (int, 20),
+    "retrain_epochs": (Optional[int], None),
+    "export_onnx": (bool, True),
+    "progress": (bool, True),
+}
+DEFAULT_SECTIONS: Dict[str, Any] = {
+    "optim": {"type": "RandomSearch"},
+    "estim": {"type": "SubNetEstim"},
+    "trainer": {},
+    "data": {"type": "digits"},
+    "metrics": ["params"],
+    "slots": [],
+}
+INJECTED = {
+    "optim": ("space", "seed"),
+    "estim": ("model", "space", "data", "trainer", "metrics", "journal", "progress"),
+    "metrics": ("input_shape",),
+}
+
+
+def _registries() -> Dict[str, Registry]:
+    from .data import DATASETS
+    from .estim import ESTIMATORS  # the packages import (and so register) every component
+    from .metrics import METRICS
+    from .optim import OPTIMIZERS
+
+    return {"optim": OPTIMIZERS, "estim": ESTIMATORS, "data": DATASETS, "metrics": METRICS}
+
+
+def read_yaml(path: str) -> Dict[str, Any]:
+    """A YAML mapping from ``path`` (yaml.safe_load); missing files and non-mappings raise."""
+    if not os.path.isfile(path):
+        raise SlotnasError(f"config: file {path!r} not found")
+    with open(path, encoding="utf-8") as fh:
+        try:
+            data = yaml.safe_load(fh)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" line {mark.line + 1}" if mark is not None else ""
+            raise SlotnasError(f"config: {path}{where}: invalid YAML ({getattr(exc, 'problem', exc)})") from None
+    if not isinstance(data, dict):
+        raise SlotnasError(f"config: {path} must hold a mapping of sections, got {type(data).__name__}")
+    return data
+
+
+def apply_override(cfg: Dict[str, Any], assignment: str) -> None:
+    """Apply one ``a.b.c=value`` (value parsed as YAML; list items by index) to ``cfg`` in place."""
+    if "=" not in assignment:
+        raise SlotnasError(f"--set {assignment!r}: expected KEY=VALUE, e.g. optim.type=RegularizedEvolution")
+    path, _, raw = assignment.partition("=")
+    keys = path.strip().split(".")
+    value = yaml.safe_load(raw) if raw.strip() else None
+    node: Any = cfg
+    for i, key in enumerate(keys):
+        last = i == len(keys) - 1
+        if isinstance(node, list):
+            if not key.isdigit() or int(key) >= len(node):
+                raise SlotnasError(f"--set {path}: {'.'.join(keys[:i]) or 'list'} has no item {key!r}")
+            key = int(key)  # type: ignore[assignment]
+        elif not isinstance(node, dict):
+            raise SlotnasError(f"--set {path}: {'.'.join(keys[:i])} is not a section")
+        if last:
+            node[key] = value
+        else:
+            if isinstance(node, dict) and key not in node:
+                node[key] = {}
+            node = node[key]
+
+
+def load_config(path: Optional[str] = None, overrides: Sequence[str] = ()) -> Dict[str, Any]:
+    """Read, override and validate a config (the embedded default when ``path`` is None)."""
+    cfg = read_yaml(path or DEFAULT_CONFIG)
+    for assignment in overrides:
+        apply_override(cfg, assignment)
+    return validate(cfg)
+
+
+def _component(section: str, spec: Any, registry: Registry, kind: Optional[str] = None) -> Dict[str, Any]:
+    if isinstance(spec, str):
+        spec = {"type": spec}
+    if not isinstance(spec, dict) or "type" not in spec:
+        raise SlotnasError(f"{section}: needs 'type'; allowed: {', '.join(registry.names())}")
+    options = {k: v for k, v in spec.items() if k != "type"}
+    try:
+        cls = registry.get(spec["type"])
+    except SlotnasError as exc:
+        raise SlotnasError(f"{section}.type: {exc}") from None
+    check_options(cls, f"{section} ({spec['type']})", options, injected=INJECTED.get(kind or section, ()))
+    return dict(spec)
+
+
+def _validate_model(spec: Any) -> Dict[str, Any]:
+    from .arch_space.backbones import resolve_model
+
+    if isinstance(spec, str):
+        spec = {"type": spec}
+    if not isinstance(spec, dict) or not isinstance(spec.get("type"), str):
+        raise SlotnasError("model: needs 'type' (a registered model, torchvision:NAME or module:Class)")
+    builder = resolve_model(spec["type"])
+    if not spec["type"].startswith("torchvision:"):
+        check_options(builder, f"model ({spec['type']})", {k: v for k, v in spec.items() if k != "type"})
+    return dict(spec)
+
+
+def _validate_list(section: str, value: Any) -> List[Any]:
+    if not isinstance(value, list):
+        raise SlotnasError(f"{section}: expected a list, got {type(value).__name__}")
+    return value
+
+
+def _validate_slots(rules: Any) -> List[Dict[str, Any]]:
+    from .arch_space.slotify import SlotRule
+
+    for i, rule in enumerate(_validate_list("slots", rules)):
+        try:
+            SlotRule.from_any(rule)
+        except SlotnasError as exc:
+            raise SlotnasError(f"slots[{i}]: {exc}") from None
+    return rules
+
+
+def _validate_construct(chain: Any) -> List[Dict[str, Any]]:
+    from .arch_space.candidates import CANDIDATES
+    from .arch_space.construct import CONSTRUCTORS
+    from .arch_space.mixed_ops import MIXED_OPS
+
+    for i, step in enumerate(_validate_list("construct", chain)):
+        where = f"construct[{i}]"
+        if not isinstance(step, dict) or "type" not in step:
+            raise SlotnasError(f"{where}: needs 'type'; allowed: {', '.join(CONSTRUCTORS.names())}")
+        try:
+            CONSTRUCTORS.get(step["type"])
+            for name in step.get("candidates", []) + ([step["candidate"]] if "candidate" in step else []):
+                CANDIDATES.get(name)
+            if "mixed" in step:
+                MIXED_OPS.get(step["mixed"])
+        except SlotnasError as exc:
+            raise SlotnasError(f"{where}: {exc}") from None
+    return chain
+
+
+def _validate_run(run: Any) -> Dict[str, Any]:
+    if not isinstance(run, dict):
+        raise SlotnasError(f"run: expected a mapping, got {type(run).__name__}")
+    out = {}
+    for key, value in run.items():
+        if key not in RUN_OPTIONS:
+            raise SlotnasError(f"run: unknown option {key!r}{did_you_mean(key, list(RUN_OPTIONS))}; "
+                               f"allowed: {', '.join(RUN_OPTIONS)}")
+        if not type_matches(value, RUN_OPTIONS[key][0]):
+            raise SlotnasError(f"run.{key}: expected {getattr(RUN_OPTIONS[key][0], '__name__', 'int or null')}, "
+                               f"got {type(value).__name__} {value!r}")
+        out[key] = value
+    return {key: out.get(key, default) for key, (_, default) in RUN_OPTIONS.items()}
+
+
+def validate(raw: Mapping[str, Any]) -> Dict[str, Any]:
+    """Check every section before any work starts; fill defaults; return a new dict."""
+    cfg = copy.deepcopy(dict(raw))
+    for key in cfg:
+        if key not in TOP_KEYS:
+            raise SlotnasError(f"config: unknown key {key!r}{did_you_mean(key, list(TOP_KEYS))}; "
+                               f"allowed: {', '.join(TOP_KEYS)}")
+    for key in REQUIRED:
+        if key not in cfg:
+            raise SlotnasError(f"config: missing section {key!r}")
+    for key, default in DEFAULT_SECTIONS.items():
+        cfg.setdefault(key, copy.deepcopy(default))
+    registries = _registries()
+    cfg["model"] = _validate_model(cfg["model"])
+    cfg["slots"] = _validate_slots(cfg["slots"])
+    cfg["construct"] = _validate_construct(cfg["construct"])
+    for section in ("optim", "estim", "data"):
+        cfg[section] = _component(section, cfg[section], registries[section])
+    from .estim.trainer import Trainer
+
+    if not isinstance(cfg["trainer"], dict):
+        raise SlotnasError(f"trainer: expected a mapping, got {type(cfg['trainer']).__name__}")
+    check_options(Trainer, "trainer", cfg["trainer"])
+    cfg["metrics"] = [_component(f"metrics[{i}]", m, registries["metrics"], kind="metrics")
+                      for i, m in enumerate(_validate_list("metrics", cfg["metrics"]))]
+    cfg["run"] = _validate_run(cfg.get("run", {}))
+    return cfg

@@ -1,0 +1,121 @@
+"""A configurable classification trainer: SGD or Adam, cosine LR, cross-entropy."""
+from __future__ import annotations
+
+import math
+from typing import Callable, Dict, Iterable, List, Optional
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..errors import SlotnasError
+
+OPTIMIZERS = ("sgd", "adam")
+SCHEDULERS = ("cosine", "none")
+
+
+class NonFiniteLoss(RuntimeError):
+    """The training loss became NaN or infinite."""
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    """CUDA when present and asked for ('auto' or 'cuda'), else CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def reset_weights(model: nn.Module) -> None:
+    """Re-initialize every submodule that has ``reset_parameters`` (train-from-scratch)."""
+    for module in model.modules():
+        if hasattr(module, "reset_parameters") and module is not model:
+            module.reset_parameters()
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            module.reset_running_stats()
+
+
+class Trainer:
+    """Trains and evaluates a classifier; the weight optimizer never sees architecture tensors."""
+
+    def __init__(self, optimizer: str = "sgd", lr: float = 0.05, momentum: float = 0.9, weight_decay: float = 5e-4,
+                 nesterov: bool = True, scheduler: str = "cosine", epochs: int = 10, grad_clip: float = 5.0,
+                 label_smoothing: float = 0.0, device: str = "auto") -> None:
+        if optimizer not in OPTIMIZERS:
+            raise SlotnasError(f"trainer.optimizer: {optimizer!r} not allowed; allowed: {', '.join(OPTIMIZERS)}")
+        if scheduler not in SCHEDULERS:
+            raise SlotnasError(f"trainer.scheduler: {scheduler!r} not allowed; allowed: {', '.join(SCHEDULERS)}")
+        self.optimizer, self.lr, self.momentum, self.weight_decay = optimizer, lr, momentum, weight_decay
+        self.nesterov, self.scheduler, self.epochs = nesterov, scheduler, epochs
+        self.grad_clip, self.label_smoothing = grad_clip, label_smoothing
+        self.device = pick_device(device)
+
+    def make_optimizer(self, params: List[nn.Parameter]) -> torch.optim.Optimizer:
+        """The weight optimizer over ``params``."""
+        if self.optimizer == "adam":
+            return torch.optim.Adam(params, lr=self.lr, weight_decay=self.weight_decay)
+        return torch.optim.SGD(params, lr=self.lr, momentum=self.momentum, weight_decay=self.weight_decay,
+                               nesterov=self.nesterov and self.momentum > 0)
+
+    def loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy with optional label smoothing."""
+        return F.cross_entropy(logits, target, label_smoothing=self.label_smoothing)
+
+    def fit(self, model: nn.Module, batches: Iterable, epochs: Optional[int] = None,
+            params: Optional[List[nn.Parameter]] = None, before_batch: Optional[Callable[[], None]] = None) -> float:
+        """Train for ``epochs``; ``before_batch`` runs ahead of each step (e.g. SPOS path sampling)."""
+        epochs = self.epochs if epochs is None else epochs
+        params = [p for p in (params or model.parameters()) if p.requires_grad]
+        opt = self.make_optimizer(params)
+        steps = max(1, epochs * len(batches))  # type: ignore[arg-type]
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps) if self.scheduler == "cosine" else None
+        model.to(self.device).train()
+        last = math.nan
+        for _ in range(epochs):
+            for x, y in batches:
+                if before_batch is not None:
+                    before_batch()
+                x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+                opt.zero_grad(set_to_none=True)
+                loss = self.loss(model(x), y)
+                if not torch.isfinite(loss):
+                    raise NonFiniteLoss(f"training loss became {loss.item()}")
+                loss.backward()
+                if self.grad_clip:
+                    nn.utils.clip_grad_norm_(params, self.grad_clip)
+                opt.step()
+                if sched is not None:
+                    sched.step()
+                last = loss.item()
+        return last
+
+    @torch.no_grad()
+    def evaluate(self, model: nn.Module, batches: Iterable) -> Dict[str, float]:
+        """Accuracy (in %) and mean loss on ``batches``."""
+        model.to(self.device).eval()
+        correct = total = 0
+        loss_sum = 0.0
+        for x, y in batches:
+            x, y = x.to(self.device), y.to(self.device)
+            logits = model(x)
+            loss_sum += F.cross_entropy(logits, y, reduction="sum").item()
+            correct += (logits.argmax(1) == y).sum().item()
+            total += len(y)
+        if total == 0:
+            raise SlotnasError("evaluation data is empty")
+        return {"acc": 100.0 * correct / total, "loss": loss_sum / total}
+
+    @torch.no_grad()
+    def recalibrate_bn(self, model: nn.Module, batches: Iterable, n_batches: int) -> None:
+        """Recompute BatchNorm running statistics on a few training batches (SPOS evaluation)."""
+        bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+        momenta = [bn.momentum for bn in bns]
+        for bn in bns:
+            bn.reset_running_stats()
+            bn.momentum = None  # cumulative average over the calibration batches
+        model.to(self.device).train()
+        for i, (x, _) in enumerate(batches):
+            if i >= n_batches:
+                break
+            model(x.to(self.device))
+        for bn, momentum in zip(bns, momenta):
+            bn.momentum = momentum

@@ -1,0 +1,26 @@
+"""Metric interface and registry: ``compute(model) -> dict`` of named numbers."""
+from __future__ import annotations
+
+from typing import Any, Callable, Dict
+
+from torch import nn
+
+from ..registry import Registry
+
+METRICS = Registry("metric")
+
+
+def register_metric(name: str) -> Callable:
+    """Decorator registering a Metric class under ``name``."""
+    return METRICS.register(name)
+
+
+class Metric:
+    """Computes properties of the current architecture; results are merged into the metrics dict."""
+
+    def __init__(self, input_shape: Any = None) -> None:
+        self.input_shape = input_shape
+
+    def compute(self, model: nn.Module) -> Dict[str, Any]:
+        """Named values for the model's current architecture."""
+        raise NotImplementedError

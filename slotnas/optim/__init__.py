@@ -1,0 +1,11 @@
+"""Optimizers: propose architectures from a ParamSpace, learn from metrics."""
+from .base import OPTIMIZERS, Optimizer, arch_key, register_optimizer
+from .random_search import GridSearch, RandomSearch  # isort: skip  (registration order = listing order)
+from .evolution import Evolution, RegularizedEvolution  # isort: skip
+from .bo import SkoptBO  # isort: skip
+from .smbo import XGBoostSMBO  # isort: skip
+
+__all__ = [
+    "OPTIMIZERS", "Optimizer", "arch_key", "register_optimizer",
+    "RandomSearch", "GridSearch", "Evolution", "RegularizedEvolution", "SkoptBO", "XGBoostSMBO",
+]

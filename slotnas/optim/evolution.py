@@ -1,0 +1,73 @@
+"""Evolutionary optimizers: generational Evolution and aging RegularizedEvolution."""
+from __future__ import annotations
+
+import collections
+from typing import Any, Deque, List, Optional, Tuple
+
+from ..errors import SlotnasError
+from ..params import ParamSpace
+from .base import Arch, Metrics, Optimizer, register_optimizer
+
+Scored = Tuple[float, Arch]
+
+
+def tournament(rng: Any, pool: List[Scored], size: int) -> Arch:
+    """The best of ``size`` members drawn at random from ``pool``."""
+    contenders = rng.sample(pool, min(size, len(pool)))
+    return max(contenders, key=lambda s: s[0])[1]
+
+
+@register_optimizer("Evolution")
+class Evolution(Optimizer):
+    """Generational GA (ModularNAS Alg. 5): survival of the best, tournament, crossover, mutation."""
+
+    def __init__(self, space: ParamSpace, population: int = 20, tournament_size: int = 3,
+                 crossover_prob: float = 0.5, mutation_rate: float = 0.2, **kwargs: Any) -> None:
+        super().__init__(space, **kwargs)
+        if population < 2:
+            raise SlotnasError(f"optim.population: must be >= 2, got {population}")
+        self.population_size, self.tournament_size = population, tournament_size
+        self.crossover_prob, self.mutation_rate = crossover_prob, mutation_rate
+        self._survivors: List[Scored] = []
+        self._pending: List[Arch] = []
+
+    def propose(self) -> Optional[Arch]:
+        if not self._pending:
+            if len(self._survivors) < 2:
+                self._pending = [self.random_arch() for _ in range(self.population_size)]
+            else:
+                self._pending = [self._child() for _ in range(self.population_size)]
+        return self._pending.pop()
+
+    def _child(self) -> Arch:
+        mother = tournament(self.rng, self._survivors, self.tournament_size)
+        child = dict(mother)
+        if self.rng.random() < self.crossover_prob:
+            father = tournament(self.rng, self._survivors, self.tournament_size)
+            child = {k: (mother if self.rng.random() < 0.5 else father)[k] for k in mother}
+        return self.mutate(child, rate=self.mutation_rate)
+
+    def observe(self, arch: Arch, metrics: Metrics) -> None:
+        self._survivors.append((self.score(metrics), dict(arch)))
+        self._survivors.sort(key=lambda s: s[0], reverse=True)
+        del self._survivors[self.population_size:]
+
+
+@register_optimizer("RegularizedEvolution")
+class RegularizedEvolution(Optimizer):
+    """Aging evolution (Real et al. 2019): mutate the tournament winner, drop the oldest member."""
+
+    def __init__(self, space: ParamSpace, population: int = 20, sample_size: int = 5, **kwargs: Any) -> None:
+        super().__init__(space, **kwargs)
+        if population < 1 or sample_size < 1:
+            raise SlotnasError("optim.population and optim.sample_size must be >= 1")
+        self.population_size, self.sample_size = population, sample_size
+        self._population: Deque[Scored] = collections.deque(maxlen=population)
+
+    def propose(self) -> Optional[Arch]:
+        if len(self._population) < self.population_size:
+            return self.random_arch()
+        return self.mutate(tournament(self.rng, list(self._population), self.sample_size))
+
+    def observe(self, arch: Arch, metrics: Metrics) -> None:
+        self._population.append((self.score(metrics), dict(arch)))

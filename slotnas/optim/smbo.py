@@ -1,0 +1,85 @@
+"""Sequential model-based optimization with an XGBoost surrogate."""
+from __future__ import annotations
+
+import math
+from typing import Any, List, Optional
+
+from ..errors import SlotnasError
+from ..params import ParamSpace
+from .base import Arch, Metrics, Optimizer, arch_key, encode, register_optimizer
+
+ACQUISITIONS = ("random", "annealing")
+
+
+@register_optimizer("XGBoostSMBO")
+class XGBoostSMBO(Optimizer):
+    """Fit an xgboost regressor on encoded architectures; propose the best predicted unseen one.
+
+    ``acquisition: random`` scores ``n_candidates`` random and mutated architectures;
+    ``annealing`` walks from the best evaluated one by simulated annealing on the prediction.
+    """
+
+    def __init__(self, space: ParamSpace, n_initial: int = 10, n_candidates: int = 500,
+                 acquisition: str = "random", explore: float = 0.1, n_estimators: int = 100,
+                 max_depth: int = 4, learning_rate: float = 0.1, **kwargs: Any) -> None:
+        super().__init__(space, **kwargs)
+        if acquisition not in ACQUISITIONS:
+            raise SlotnasError(f"optim.acquisition: {acquisition!r} not allowed; allowed: {', '.join(ACQUISITIONS)}")
+        self.n_initial, self.n_candidates, self.acquisition, self.explore = n_initial, n_candidates, acquisition, explore
+        self._xgb_args = dict(n_estimators=n_estimators, max_depth=max_depth, learning_rate=learning_rate,
+                              n_jobs=1, random_state=self.seed or 0, verbosity=0)
+        self._model: Any = None
+        self._fitted_on = 0
+        self._data: List[tuple] = []  # (features, score) of successful evaluations
+
+    def observe(self, arch: Arch, metrics: Metrics) -> None:
+        score = self.score(metrics)
+        if score > -math.inf:
+            self._data.append((encode(self.params, arch), score))
+
+    def _fit(self) -> None:
+        if self._fitted_on == len(self._data):
+            return
+        import numpy as np
+        import xgboost  # lazy: importing xgboost costs ~0.5 s
+
+        x = np.array([d[0] for d in self._data], dtype=np.float32)
+        y = np.array([d[1] for d in self._data], dtype=np.float32)
+        self._model = xgboost.XGBRegressor(**self._xgb_args).fit(x, y)
+        self._fitted_on = len(self._data)
+
+    def _predict(self, archs: List[Arch]) -> Any:
+        import numpy as np
+
+        return self._model.predict(np.array([encode(self.params, a) for a in archs], dtype=np.float32))
+
+    def propose(self) -> Optional[Arch]:
+        if len(self._data) < self.n_initial or self.rng.random() < self.explore:
+            return self.random_arch()
+        self._fit()
+        if self.acquisition == "annealing":
+            return self._anneal()
+        elite = [a for a, _ in sorted(self.history, key=lambda r: self.score(r[1]), reverse=True)[:5]]
+        pool = [self.random_arch() for _ in range(self.n_candidates // 2)]
+        pool += [self.mutate(self.rng.choice(elite)) for _ in range(self.n_candidates - len(pool))]
+        pool = [a for a in pool if arch_key(a) not in self._seen] or pool
+        preds = self._predict(pool)
+        return pool[int(preds.argmax())]
+
+    def _anneal(self) -> Arch:
+        current = max(self.history, key=lambda r: self.score(r[1]))[0]
+        current_pred = float(self._predict([current])[0])
+        best, best_pred = None, -math.inf
+        steps = max(1, self.n_candidates // 10)
+        temperature = max(abs(current_pred), 1e-3) * 0.1
+        for i in range(steps):
+            batch = [self.mutate(current) for _ in range(10)]
+            preds = self._predict(batch)
+            j = int(preds.argmax())
+            cand, pred = batch[j], float(preds[j])
+            t = temperature * (1 - i / steps) + 1e-9
+            if pred >= current_pred or self.rng.random() < math.exp((pred - current_pred) / t):
+                current, current_pred = cand, pred
+            if pred > best_pred and arch_key(cand) not in self._seen:
+                best, best_pred = cand, pred
+        return best if best is not None else self.mutate(current)

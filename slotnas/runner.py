@@ -1,0 +1,126 @@
+"""Runner: config -> model -> construct -> estimator.run(optimizer) -> run folder and export."""
+from __future__ import annotations
+
+import os
+import random
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import torch
+from torch import nn
+
+from .arch_space.backbones import build_model
+from .arch_space.construct import construct
+from .arch_space.export import fix, to_onnx
+from .arch_space.slotify import slotify
+from .data import DataBundle, build_data
+from .errors import SlotnasError
+from .estim import ESTIMATORS, DefaultEstim, Trainer
+from .estim.base import arch_label
+from .journal import Journal
+from .metrics import METRICS
+from .optim import OPTIMIZERS
+from .optim.base import Result
+from .params import ParamSpace
+
+
+@dataclass
+class SearchResult:
+    """What a search produced: the run folder, the winner and every evaluated result."""
+
+    run_dir: str
+    best_arch: Dict[str, Any]
+    best_metrics: Dict[str, Any]
+    history: List[Result]
+    final_metrics: Optional[Dict[str, Any]]
+    model: nn.Module = field(repr=False)
+
+
+def build_space(cfg: Dict[str, Any], input_shape: Sequence[int], num_classes: int) -> Tuple[nn.Module, ParamSpace]:
+    """The model with its Slots constructed, and the ParamSpace that drives it."""
+    model = build_model(cfg["model"], input_shape, num_classes)
+    if cfg["slots"]:
+        slotify(model, cfg["slots"])
+    return model, construct(model, cfg["construct"])
+
+
+def _options(spec: Dict[str, Any]) -> Dict[str, Any]:
+    return {k: v for k, v in spec.items() if k != "type"}
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's and torch's global generators (weights init, dropout)."""
+    random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def run_search(cfg: Dict[str, Any]) -> SearchResult:
+    """Run the search a validated config describes; every result lands in the run folder as it arrives."""
+    run = cfg["run"]
+    seed_everything(run["seed"])
+    data = build_data(cfg["data"])
+    model, space = build_space(cfg, data.input_shape, data.num_classes)
+    journal = Journal(run["out"], cfg)
+    metrics = [METRICS.get(m["type"])(input_shape=data.input_shape, **_options(m)) for m in cfg["metrics"]]
+    trainer = Trainer(**cfg["trainer"])
+    estim = ESTIMATORS.get(cfg["estim"]["type"])(model, space, data, trainer, metrics=metrics, journal=journal,
+                                                  progress=run["progress"], **_options(cfg["estim"]))
+    optim = OPTIMIZERS.get(cfg["optim"]["type"])(space, seed=run["seed"], **_options(cfg["optim"]))
+    history = estim.run(optim, run["budget"])
+    best = optim.best()
+    if best is None:
+        raise SlotnasError(f"no architecture was evaluated successfully; the errors are in {journal.path('results.jsonl')}")
+    best_arch, best_metrics = best
+    space.update(best_arch)
+    final = _retrain(cfg, model, space, data, trainer, metrics, run)
+    if final is not None:
+        journal.append({"index": journal.count, "arch": best_arch, "metrics": final, "retrained": True})
+    fixed = fix(model).eval()
+    journal.write_yaml("best_arch.yaml", {
+        "arch": best_arch, "metrics": best_metrics, "final_metrics": final,
+        "input_shape": list(data.input_shape), "num_classes": data.num_classes,
+    })
+    torch.save(fixed.state_dict(), journal.path("best_model.pt"))
+    if run["export_onnx"]:
+        to_onnx(fixed, data.input_shape, journal.path("best_model.onnx"))
+    return SearchResult(journal.dir, best_arch, best_metrics, history, final, fixed)
+
+
+def _retrain(cfg: Dict[str, Any], model: nn.Module, space: ParamSpace, data: DataBundle, trainer: Trainer,
+             metrics: list, run: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    epochs = trainer.epochs if run["retrain_epochs"] is None else run["retrain_epochs"]
+    if epochs <= 0:
+        return None
+    estim = DefaultEstim(model, space, data, trainer, metrics=metrics, progress=False, epochs=epochs)
+    return estim.evaluate({p.name: p.value for p in space.discrete()})
+
+
+def load_fixed(run_dir: str) -> nn.Module:
+    """Rebuild a run's best architecture as a plain nn.Module with its trained weights."""
+    from .config import read_yaml, validate
+
+    cfg = validate(read_yaml(os.path.join(run_dir, "config.yaml")))
+    best = read_yaml(os.path.join(run_dir, "best_arch.yaml"))
+    model, space = build_space(cfg, best["input_shape"], best["num_classes"])
+    space.update(best["arch"])
+    fixed = fix(model).eval()
+    state = torch.load(os.path.join(run_dir, "best_model.pt"), map_location="cpu", weights_only=True)
+    fixed.load_state_dict(state)
+    return fixed
+
+
+def results_table(history: Sequence[Result], objective: str, mode: str = "max", top: int = 10) -> str:
+    """Text table of the best results: rank, architecture, accuracy, params, latency if measured."""
+    ok = [r for r in history if not r[1].get("error") and isinstance(r[1].get(objective), (int, float))]
+    ok.sort(key=lambda r: r[1][objective], reverse=(mode == "max"))
+    has_latency = any("latency_ms" in m for _, m in ok)
+    header = f"{'rank':>4}  {objective:>8}  {'params':>9}" + ("  latency_ms" if has_latency else "") + "  architecture"
+    lines = [header, "-" * len(header)]
+    for rank, (arch, m) in enumerate(ok[:top], 1):
+        params = f"{m['params']:>9,}" if "params" in m else f"{'-':>9}"
+        latency = f"  {m['latency_ms']:>10.3f}" if has_latency and "latency_ms" in m else ("  " + " " * 10 if has_latency else "")
+        lines.append(f"{rank:>4}  {m[objective]:>8.3f}  {params}{latency}  {arch_label(arch)}")
+    failed = len(history) - len(ok)
+    if failed:
+        lines.append(f"({failed} architecture(s) failed; see results.jsonl)")
+    return "\n".join(lines)

@@ -1,0 +1,24 @@
+"""Test helpers: a tiny, fast search config."""
+import copy
+
+from slotnas.config import validate
+
+TINY = {
+    "model": {"type": "slot_cnn", "stem": 8, "layout": [[8, 1], [16, 2]]},
+    "construct": [{"type": "mixed_op", "mixed": "index", "candidates": ["NC3", "SC3", "IDT"]}],
+    "optim": {"type": "RandomSearch"},
+    "estim": {"type": "SubNetEstim", "epochs": 1},
+    "trainer": {"epochs": 1, "lr": 0.05},
+    "data": {"type": "digits", "batch_size": 128},
+    "metrics": ["params"],
+    "run": {"seed": 0, "budget": 3, "progress": False, "export_onnx": False, "retrain_epochs": 0},
+}
+
+
+def tiny_config(tmp_path, **sections) -> dict:
+    """The tiny config with sections replaced / run keys merged, validated, writing under tmp_path."""
+    cfg = copy.deepcopy(TINY)
+    run = {**cfg["run"], **sections.pop("run", {}), "out": str(tmp_path)}
+    cfg.update(sections)
+    cfg["run"] = run
+    return validate(cfg)

@@ -1,0 +1,121 @@
+import statistics
+
+import pytest
+
+from slotnas import Categorical, Numeric, ParamSpace, SlotnasError
+from slotnas.optim import OPTIMIZERS, arch_key
+
+ALL = ["RandomSearch", "GridSearch", "Evolution", "RegularizedEvolution", "SkoptBO", "XGBoostSMBO"]
+SMALL = {"Evolution": {"population": 8}, "RegularizedEvolution": {"population": 10, "sample_size": 3},
+         "SkoptBO": {"n_initial": 5, "n_points": 300}, "XGBoostSMBO": {"n_initial": 5, "n_estimators": 30}}
+
+
+def letters_space(n: int = 8, k: int = 5) -> ParamSpace:
+    space = ParamSpace()
+    for i in range(n):
+        space.add(Categorical(list("abcde"[:k]), name=f"p{i}"))
+    return space
+
+
+def objective(arch: dict) -> float:
+    """Known optimum: p_i == 'abcde'[i % 5] for all i (score 8)."""
+    return float(sum(arch[f"p{i}"] == "abcde"[i % 5] for i in range(8)))
+
+
+def run(name: str, seed: int, n: int = 30, space: ParamSpace = None, **kw) -> list:
+    opt = OPTIMIZERS.get(name)(space or letters_space(), seed=seed, **{**SMALL.get(name, {}), **kw})
+    archs = []
+    for _ in range(n):
+        proposal = opt.next(1)
+        if not proposal:
+            break
+        arch = proposal[0]
+        archs.append(arch)
+        opt.step([(arch, {"val_acc": objective(arch) if "p7" in arch else 0.0})])
+    return archs, opt
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_proposals_are_valid_and_never_repeated(name):
+    space = letters_space()
+    archs, opt = run(name, seed=1, n=25, space=space)
+    assert len(archs) == 25
+    assert len({arch_key(a) for a in archs}) == 25
+    for arch in archs:
+        space.update(arch)  # raises if a value is out of the choices
+    assert opt.best()[1]["val_acc"] == max(objective(a) for a in archs)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_exhausted_space_stops(name):
+    space = ParamSpace()
+    space.add(Categorical(["x", "y", "z"], name="a"))
+    space.add(Categorical([1, 2], name="b"))
+    opt = OPTIMIZERS.get(name)(space, seed=0, **SMALL.get(name, {}))
+    seen = []
+    for _ in range(10):
+        proposal = opt.next(1)
+        if not proposal:
+            break
+        seen.append(arch_key(proposal[0]))
+        opt.step([(proposal[0], {"val_acc": 1.0})])
+    assert len(seen) == 6 and len(set(seen)) == 6 and opt.next(1) == []
+
+
+def median_best(opt_name: str, n: int) -> float:
+    return statistics.median(run(opt_name, seed, n=n)[1].best()[1]["val_acc"] for seed in range(5))
+
+
+@pytest.mark.parametrize("name", ["RegularizedEvolution", "SkoptBO", "XGBoostSMBO"])
+def test_beats_random_search_on_a_known_optimum(name):
+    assert median_best(name, 30) > median_best("RandomSearch", 30)
+
+
+def test_generational_evolution_beats_random_after_a_few_generations():
+    assert median_best("Evolution", 60) > median_best("RandomSearch", 60)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_same_seed_same_sequence(name):
+    a, _ = run(name, seed=7, n=15)
+    b, _ = run(name, seed=7, n=15)
+    assert a == b
+
+
+def test_numeric_parameters_and_min_mode():
+    space = ParamSpace()
+    space.add(Numeric(1e-4, 1e-1, log=True, name="lr"))
+    space.add(Numeric(1, 6, integer=True, name="depth"))
+    space.add(Categorical(["relu", "gelu"], name="act"))
+    for name in ALL:
+        opt = OPTIMIZERS.get(name)(space, seed=0, mode="min", objective="loss", **SMALL.get(name, {}))
+        for _ in range(12):
+            proposal = opt.next(1)
+            if not proposal:
+                break
+            arch = proposal[0]
+            space.update(arch)
+            opt.step([(arch, {"loss": abs(arch["depth"] - 3) + arch["lr"]})])
+        best_arch, best_metrics = opt.best()
+        assert best_metrics["loss"] == min(m["loss"] for _, m in opt.history)
+
+
+def test_failed_results_never_win():
+    space = letters_space(2)
+    opt = OPTIMIZERS.get("RandomSearch")(space, seed=0)
+    a, b = opt.next(2)
+    opt.step([(a, {"error": "NonFiniteLoss: nan"}), (b, {"val_acc": 10.0})])
+    assert opt.best()[0] == b
+    opt2 = OPTIMIZERS.get("RandomSearch")(space, seed=0)
+    (c,) = opt2.next(1)
+    opt2.step([(c, {"val_acc": float("nan")})])
+    assert opt2.best() is None
+
+
+def test_bad_options():
+    with pytest.raises(SlotnasError, match="optim.mode"):
+        OPTIMIZERS.get("RandomSearch")(letters_space(), mode="up")
+    with pytest.raises(SlotnasError, match="optim.acquisition"):
+        OPTIMIZERS.get("XGBoostSMBO")(letters_space(), acquisition="greedy")
+    with pytest.raises(SlotnasError, match="no Categorical or Numeric"):
+        OPTIMIZERS.get("RandomSearch")(ParamSpace())
