@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any, List, Optional
 
 from ..params import Categorical, Numeric, ParamSpace
@@ -58,7 +59,9 @@ class SkoptBO(Optimizer):
         if self._buffer_x:
             self._opt.tell(self._buffer_x, self._buffer_y)  # one GP fit for all new results
             self._buffer_x, self._buffer_y = [], []
-        return self._from_point(self._opt.ask())
+        with warnings.catch_warnings():  # repeats are filtered by Optimizer._unique already
+            warnings.filterwarnings("ignore", message="The objective has been evaluated at point")
+            return self._from_point(self._opt.ask())
 
     def observe(self, arch: Arch, metrics: Metrics) -> None:
         score = self.score(metrics)
