@@ -23,6 +23,12 @@ def _parser() -> argparse.ArgumentParser:
     export = sub.add_parser("export", help="rebuild a run's best architecture as a plain nn.Module")
     export.add_argument("run_dir")
     export.add_argument("--onnx", help="also write the fixed model to this ONNX file")
+    table = sub.add_parser("latency-table", help="build a latency lookup table for a config's space; print its MAPE")
+    table.add_argument("config")
+    table.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    table.add_argument("--out", default="latency_table.json", help="JSON file to write (default: %(default)s)")
+    table.add_argument("--samples", type=int, default=20, help="architectures measured for the MAPE")
+    table.add_argument("--seed", type=int, default=0)
     lister = sub.add_parser("list", help="list registered components")
     lister.add_argument("what", choices=LISTABLE)
     return parser
@@ -71,6 +77,18 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _latency_table(args: argparse.Namespace) -> int:
+    from .config import load_config
+    from .metrics.lut import build_table_for_config
+
+    cfg = load_config(args.config, args.overrides)
+    lut, mape, n = build_table_for_config(cfg, samples=args.samples, seed=args.seed, progress=cfg["run"]["progress"])
+    lut.save(args.out)
+    print(f"wrote {args.out}: {len(lut.entries)} entries, base {lut.base_ms:.3f} ms")
+    print(f"prediction error on {n} sampled architectures: MAPE {100 * mape:.2f} %")
+    return 0
+
+
 def _list(args: argparse.Namespace) -> int:
     from .arch_space import CANDIDATES, CONSTRUCTORS
     from .arch_space.backbones import MODELS
@@ -91,7 +109,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     """Entry point; user errors print one line and exit 2 (``--debug`` shows the traceback)."""
     args = _parser().parse_args(argv)
     try:
-        return {"search": _search, "export": _export, "list": _list}[args.command](args)
+        commands = {"search": _search, "export": _export, "latency-table": _latency_table, "list": _list}
+        return commands[args.command](args)
     except SlotnasError as exc:
         if args.debug:
             raise

@@ -12,7 +12,8 @@ from .registry import Registry, check_options, did_you_mean, type_matches
 
 DEFAULT_CONFIG = os.path.join(os.path.dirname(__file__), "configs", "default.yaml")
 
-TOP_KEYS = ("model", "slots", "construct", "optim", "estim", "trainer", "data", "metrics", "run")
+TOP_KEYS = ("model", "slots", "construct", "optim", "estim", "trainer", "data", "metrics", "criterion",
+            "objectives", "run")
 REQUIRED = ("model", "construct")
 RUN_OPTIONS: Dict[str, Any] = {  # key -> (type, default)
     "seed": (int, 0),
@@ -21,6 +22,7 @@ RUN_OPTIONS: Dict[str, Any] = {  # key -> (type, default)
     "retrain_epochs": (Optional[int], None),
     "export_onnx": (bool, True),
     "progress": (bool, True),
+    "resume": (Optional[str], None),
 }
 DEFAULT_SECTIONS: Dict[str, Any] = {
     "optim": {"type": "RandomSearch"},
@@ -29,11 +31,11 @@ DEFAULT_SECTIONS: Dict[str, Any] = {
     "data": {"type": "digits"},
     "metrics": ["params"],
     "slots": [],
+    "criterion": [],
 }
 INJECTED = {
     "optim": ("space", "seed"),
-    "estim": ("model", "space", "data", "trainer", "metrics", "journal", "progress"),
-    "metrics": ("input_shape",),
+    "estim": ("model", "space", "data", "trainer", "metrics", "journal", "progress", "criterion"),
 }
 
 
@@ -167,7 +169,9 @@ def _validate_run(run: Any) -> Dict[str, Any]:
             raise SlotnasError(f"run: unknown option {key!r}{did_you_mean(key, list(RUN_OPTIONS))}; "
                                f"allowed: {', '.join(RUN_OPTIONS)}")
         if not type_matches(value, RUN_OPTIONS[key][0]):
-            raise SlotnasError(f"run.{key}: expected {getattr(RUN_OPTIONS[key][0], '__name__', 'int or null')}, "
+            from .registry import _hint_name
+
+            raise SlotnasError(f"run.{key}: expected {_hint_name(RUN_OPTIONS[key][0])}, "
                                f"got {type(value).__name__} {value!r}")
         out[key] = value
     return {key: out.get(key, default) for key, (_, default) in RUN_OPTIONS.items()}
@@ -198,5 +202,21 @@ def validate(raw: Mapping[str, Any]) -> Dict[str, Any]:
     check_options(Trainer, "trainer", cfg["trainer"])
     cfg["metrics"] = [_component(f"metrics[{i}]", m, registries["metrics"], kind="metrics")
                       for i, m in enumerate(_validate_list("metrics", cfg["metrics"]))]
+    cfg["criterion"] = _validate_criterion(cfg["criterion"])
+    if "objectives" in cfg:
+        from .pareto import check_objectives
+
+        cfg["objectives"] = check_objectives(cfg["objectives"])
     cfg["run"] = _validate_run(cfg.get("run", {}))
     return cfg
+
+
+def _validate_criterion(steps: Any) -> List[Dict[str, Any]]:
+    from .metrics.criterion import AggregateCriterion
+
+    for i, step in enumerate(_validate_list("criterion", steps)):
+        if not isinstance(step, dict):
+            raise SlotnasError(f"criterion[{i}]: expected {{metric, mode, coeff, target}}, got {step!r}")
+        check_options(AggregateCriterion, f"criterion[{i}]", step)
+        AggregateCriterion(**step)  # mode and target checks
+    return steps

@@ -8,6 +8,8 @@ from typing import Any, Dict, Optional
 
 import yaml
 
+from .errors import SlotnasError
+
 
 def _plain(value: Any) -> Any:
     if isinstance(value, dict):
@@ -22,18 +24,28 @@ def _plain(value: Any) -> Any:
 class Journal:
     """One run folder ``<out>/<timestamp>/``; every write lands on disk immediately."""
 
-    def __init__(self, out: str = "runs", config: Optional[Dict[str, Any]] = None, name: Optional[str] = None) -> None:
-        stamp = name or datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-        path = os.path.join(out, stamp)
-        suffix = 1
-        while os.path.exists(path):
-            path = os.path.join(out, f"{stamp}-{suffix}")
-            suffix += 1
-        os.makedirs(path)
-        self.dir = path
-        self.count = 0
+    def __init__(self, out: str = "runs", config: Optional[Dict[str, Any]] = None, name: Optional[str] = None,
+                 resume: Optional[str] = None) -> None:
+        if resume is not None:
+            if not os.path.isfile(os.path.join(resume, "results.jsonl")):
+                raise SlotnasError(f"run.resume: {resume!r} is not a run folder with results.jsonl")
+            self.dir = resume
+        else:
+            stamp = name or datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+            path = os.path.join(out, stamp)
+            suffix = 1
+            while os.path.exists(path):
+                path = os.path.join(out, f"{stamp}-{suffix}")
+                suffix += 1
+            os.makedirs(path)
+            self.dir = path
+        self.count = len(self.records())
         if config is not None:
             self.write_yaml("config.yaml", config)
+
+    def records(self) -> list:
+        """Every record appended so far (empty for a new run)."""
+        return read_results(self.dir) if os.path.isfile(self.path("results.jsonl")) else []
 
     def path(self, name: str) -> str:
         """Path of a file inside the run folder."""

@@ -18,10 +18,13 @@ from .errors import SlotnasError
 from .estim import ESTIMATORS, DefaultEstim, Trainer
 from .estim.base import arch_label
 from .journal import Journal
-from .metrics import METRICS
+from .metrics import METRICS, Metric
+from .metrics.criterion import CriterionChain
 from .optim import OPTIMIZERS
 from .optim.base import Result
+from .pareto import pareto_front, write_pareto
 from .params import ParamSpace
+from .registry import signature_options
 
 
 @dataclass
@@ -34,6 +37,8 @@ class SearchResult:
     history: List[Result]
     final_metrics: Optional[Dict[str, Any]]
     model: nn.Module = field(repr=False)
+    pareto: List[Result] = field(default_factory=list)
+    objectives: List[Dict[str, str]] = field(default_factory=list)
 
 
 def build_space(cfg: Dict[str, Any], input_shape: Sequence[int], num_classes: int) -> Tuple[nn.Module, ParamSpace]:
@@ -48,6 +53,13 @@ def _options(spec: Dict[str, Any]) -> Dict[str, Any]:
     return {k: v for k, v in spec.items() if k != "type"}
 
 
+def build_metric(spec: Dict[str, Any], input_shape: Sequence[int]) -> Metric:
+    """A metric from its config; ``input_shape`` comes from the data unless the spec sets it."""
+    options = _options(spec)
+    options.setdefault("input_shape", input_shape)
+    return METRICS.get(spec["type"])(**options)
+
+
 def seed_everything(seed: int) -> None:
     """Seed Python's and torch's global generators (weights init, dropout)."""
     random.seed(seed)
@@ -60,13 +72,22 @@ def run_search(cfg: Dict[str, Any]) -> SearchResult:
     seed_everything(run["seed"])
     data = build_data(cfg["data"])
     model, space = build_space(cfg, data.input_shape, data.num_classes)
-    journal = Journal(run["out"], cfg)
-    metrics = [METRICS.get(m["type"])(input_shape=data.input_shape, **_options(m)) for m in cfg["metrics"]]
+    journal = Journal(run["out"], cfg, resume=run["resume"])
+    metrics = [build_metric(m, data.input_shape) for m in cfg["metrics"]]
     trainer = Trainer(**cfg["trainer"])
     estim = ESTIMATORS.get(cfg["estim"]["type"])(model, space, data, trainer, metrics=metrics, journal=journal,
-                                                  progress=run["progress"], **_options(cfg["estim"]))
-    optim = OPTIMIZERS.get(cfg["optim"]["type"])(space, seed=run["seed"], **_options(cfg["optim"]))
+                                                  progress=run["progress"], criterion=CriterionChain(cfg["criterion"]),
+                                                  **_options(cfg["estim"]))
+    optim_cls = OPTIMIZERS.get(cfg["optim"]["type"])
+    optim_options = _options(cfg["optim"])
+    if "objectives" in cfg and "objectives" in signature_options(optim_cls)[0]:
+        optim_options.setdefault("objectives", cfg["objectives"])
+    optim = optim_cls(space, seed=run["seed"], **optim_options)
     history = estim.run(optim, run["budget"])
+    objectives = cfg.get("objectives") or [{"metric": optim.objective, "mode": optim.mode},
+                                           {"metric": "params", "mode": "min"}]
+    front = pareto_front(history, objectives)
+    write_pareto(front, history, objectives, journal.path("pareto.csv"), journal.path("pareto.png"))
     best = optim.best()
     if best is None:
         raise SlotnasError(f"no architecture was evaluated successfully; the errors are in {journal.path('results.jsonl')}")
@@ -83,7 +104,7 @@ def run_search(cfg: Dict[str, Any]) -> SearchResult:
     torch.save(fixed.state_dict(), journal.path("best_model.pt"))
     if run["export_onnx"]:
         to_onnx(fixed, data.input_shape, journal.path("best_model.onnx"))
-    return SearchResult(journal.dir, best_arch, best_metrics, history, final, fixed)
+    return SearchResult(journal.dir, best_arch, best_metrics, history, final, fixed, front, objectives)
 
 
 def _retrain(cfg: Dict[str, Any], model: nn.Module, space: ParamSpace, data: DataBundle, trainer: Trainer,

@@ -30,6 +30,7 @@ class Slot(nn.Module):
         self.name = name
         self.group = group
         self.register_module("entity", None)
+        self.candidate: Optional[str] = None  # id of the candidate in the entity, when it is one
         # The layer this slot replaced (candidate ORIG). Not a registered submodule: it only
         # joins the model's parameters when chosen as (part of) the entity.
         self.__dict__["original"] = original
@@ -39,11 +40,12 @@ class Slot(nn.Module):
         """Name of the architecture parameter this slot is bound to: its group, else its name."""
         return self.group or self.name or "slot"
 
-    def set_entity(self, module: nn.Module) -> None:
-        """Make ``module`` the one that ``forward`` runs."""
+    def set_entity(self, module: nn.Module, candidate: Optional[str] = None) -> None:
+        """Make ``module`` the one that ``forward`` runs; ``candidate`` names its candidate id, if any."""
         if not isinstance(module, nn.Module):
             raise SlotError(f"slot {self.name!r}: entity must be an nn.Module, got {type(module).__name__}")
         self._modules["entity"] = module
+        self.candidate = candidate
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         entity = self._modules["entity"]

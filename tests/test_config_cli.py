@@ -32,7 +32,7 @@ def errors_for(cfg: dict) -> str:
     ({"run": {"budget": "many"}}, r"run.budget: expected int, got str 'many'"),
     ({"construct": [{"type": "mixed_op", "candidates": ["NC3", "XX9"]}]}, r"construct\[0\]: unknown candidate 'XX9'"),
     ({"construct": [{"type": "mixd_op", "candidates": ["NC3"]}]}, r"construct\[0\]: unknown constructor 'mixd_op'"),
-    ({"slots": [{"typ": "Conv2d"}]}, r"slots\[0\]: slot rule key 'typ' unknown; allowed: type, name, attrs, group"),
+    ({"slots": [{"typ": "Conv2d"}]}, r"slots\[0\]: slot rule key 'typ' unknown; allowed: type, name, exclude, attrs, group"),
     ({"model": {"type": "torchvision:resnet19"}}, r"model.type: unknown torchvision model 'resnet19' \(did you mean 'resnet18'\?\)"),
     ({"model": {"type": "no_such_pkg:Net"}}, r"model.type: cannot import 'no_such_pkg:Net'"),
     ({"metrics": ["parms"]}, r"metrics\[0\].type: unknown metric 'parms' \(did you mean 'params'\?\)"),

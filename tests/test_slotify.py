@@ -89,7 +89,7 @@ def test_slotify_bad_rules():
     model = torchvision.models.resnet18()
     with pytest.raises(SlotError, match="matched no module"):
         slotify(model, [{"type": "Conv2d", "attrs": {"kernel_size": 9}}])
-    with pytest.raises(SlotError, match=r"slot rule key 'kind' unknown; allowed: type, name, attrs, group"):
+    with pytest.raises(SlotError, match=r"slot rule key 'kind' unknown; allowed: type, name, exclude, attrs, group"):
         slotify(model, [{"kind": "Conv2d"}])
     with pytest.raises(SlotError, match="needs at least one of"):
         slotify(model, [{"group": "g"}])

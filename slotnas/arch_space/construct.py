@@ -91,7 +91,7 @@ class _SwapCandidate:
                 device = _device_of(slot)
                 module = build_candidate(choice, slot)
                 cache[choice] = module.to(device) if device is not None else module
-            slot.set_entity(module)
+            slot.set_entity(module, candidate=choice)
 
 
 @register_constructor("fixed")
@@ -99,7 +99,7 @@ def fixed(slots: Sequence[Slot], space: ParamSpace, candidate: str) -> None:
     """Each Slot gets one candidate; no parameter is added."""
     CANDIDATES.get(candidate)
     for slot in slots:
-        slot.set_entity(build_candidate(candidate, slot))
+        slot.set_entity(build_candidate(candidate, slot), candidate=candidate)
 
 
 def construct(model: nn.Module, chain: Sequence[Step], space: Optional[ParamSpace] = None) -> ParamSpace:

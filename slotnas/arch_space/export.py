@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import copy
 import io
+import itertools
 import warnings
 from typing import Iterator, Sequence, Union
 
@@ -48,7 +49,8 @@ def to_onnx(model: nn.Module, input_shape: Sequence[int], f: Union[str, io.Bytes
     import torch
 
     model = model.eval()
-    example = torch.randn(1, *input_shape, device=next(model.parameters()).device)
+    first = next(itertools.chain(model.parameters(), model.buffers()), None)
+    example = torch.randn(1, *input_shape, device=first.device if first is not None else "cpu")
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore", torch.jit.TracerWarning)  # shape checks are constant per input size
         warnings.simplefilter("ignore", DeprecationWarning)  # the TorchScript exporter is chosen on purpose

@@ -12,15 +12,16 @@ from torch.nn.modules.conv import _ConvNd
 from ..errors import SlotError
 from ..slot import Slot
 
-RULE_KEYS = ("type", "name", "attrs", "group")
+RULE_KEYS = ("type", "name", "exclude", "attrs", "group")
 
 
 @dataclass
 class SlotRule:
-    """Which modules become Slots: class name (or class), attribute values, dotted-name glob."""
+    """Which modules become Slots: class name (or class), attribute values, dotted-name glob (minus ``exclude``)."""
 
     type: Union[str, type, None] = None
     name: Optional[str] = None
+    exclude: Optional[str] = None
     attrs: Dict[str, Any] = field(default_factory=dict)
     group: Optional[str] = None
 
@@ -43,6 +44,8 @@ class SlotRule:
         if self.type is not None and not _is_type(module, self.type):
             return False
         if self.name is not None and not fnmatch.fnmatchcase(path, self.name):
+            return False
+        if self.exclude is not None and fnmatch.fnmatchcase(path, self.exclude):
             return False
         return all(_attr_equals(module, k, v) for k, v in self.attrs.items())
 
@@ -124,7 +127,7 @@ def slotify(model: nn.Module, rules: Sequence[Union[SlotRule, Mapping[str, Any]]
     for path, module, rule in targets:
         chn_in, chn_out, stride, kwargs = layer_args(module)
         slot = Slot(chn_in, chn_out, stride, name=path, group=rule.group, original=module, **kwargs)
-        slot.set_entity(module)
+        slot.set_entity(module, candidate="ORIG")
         parent_path, _, attr = path.rpartition(".")
         setattr(model.get_submodule(parent_path) if parent_path else model, attr, slot)
         slots.append(slot)

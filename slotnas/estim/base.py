@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from torch import nn
 
@@ -11,7 +11,8 @@ from ..data import DataBundle
 from ..errors import ParamError
 from ..journal import Journal
 from ..metrics.base import Metric
-from ..optim.base import Arch, Metrics, Optimizer, Result
+from ..metrics.criterion import CriterionChain
+from ..optim.base import Arch, Metrics, Optimizer, Result, arch_key
 from ..params import ParamSpace
 from ..registry import Registry
 from .trainer import Trainer
@@ -35,9 +36,17 @@ class Estimator:
     """Evaluates architectures: estimate -> record -> optimizer step -> transform (via events)."""
 
     def __init__(self, model: nn.Module, space: ParamSpace, data: DataBundle, trainer: Trainer,
-                 metrics: Sequence[Metric] = (), journal: Optional[Journal] = None, progress: bool = True) -> None:
+                 metrics: Sequence[Metric] = (), journal: Optional[Journal] = None, progress: bool = True,
+                 criterion: Optional[CriterionChain] = None) -> None:
         self.model, self.space, self.data, self.trainer = model, space, data, trainer
         self.metrics, self.journal, self.progress = list(metrics), journal, progress
+        self.criterion = criterion
+        # results by architecture key; a resumed run folder seeds it, so nothing is computed twice
+        self.cache: Dict[Tuple, Metrics] = {}
+        if journal is not None:
+            for record in journal.records():
+                if not record.get("retrained"):
+                    self.cache[arch_key(record["arch"])] = record["metrics"]
 
     # -- for subclasses -------------------------------------------------------------------------
     def prepare(self) -> None:
@@ -49,6 +58,15 @@ class Estimator:
 
     # -- the loop -------------------------------------------------------------------------------
     def evaluate(self, arch: Arch) -> Metrics:
+        """Metrics of ``arch``: from the cache if known, else transform, estimate and measure."""
+        key = arch_key(arch)
+        if key in self.cache:
+            return dict(self.cache[key], cached=True)
+        metrics = self.measure(arch)
+        self.cache[key] = metrics
+        return dict(metrics)
+
+    def measure(self, arch: Arch) -> Metrics:
         """Transform to ``arch`` and estimate it; a failure is returned as {'error': ...}."""
         start = time.perf_counter()
         try:
@@ -59,6 +77,8 @@ class Estimator:
                     metrics.update(metric.compute(self.model))
                 except Exception as exc:  # one metric failing does not lose the others
                     metrics[f"{type(metric).__name__}_error"] = f"{type(exc).__name__}: {exc}"
+            if self.criterion:
+                metrics["criterion"] = float(self.criterion(metrics["val_loss"], metrics))
         except ParamError:
             raise  # the optimizer proposed an invalid value: a bug, not a bad architecture
         except Exception as exc:
@@ -85,7 +105,8 @@ class Estimator:
                     break  # the space is exhausted
                 for arch in proposals:
                     metrics = self.evaluate(arch)
-                    self.record(arch, metrics)
+                    if not metrics.get("cached"):
+                        self.record(arch, metrics)
                     optimizer.step([(arch, metrics)])
                     evaluated += 1
                     bar.update(1)

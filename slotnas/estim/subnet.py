@@ -37,7 +37,7 @@ class DefaultEstim(SubNetEstim):
     def run(self, optimizer: Optimizer, budget: int = 1) -> List[Result]:
         """Evaluate the current architecture once, whatever the optimizer would propose."""
         arch = {p.name: p.value for p in optimizer.params}
-        metrics = self.evaluate(arch)
+        metrics = self.measure(arch)
         self.record(arch, metrics)
         optimizer.step([(arch, metrics)])
         return optimizer.history

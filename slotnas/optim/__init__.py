@@ -4,8 +4,9 @@ from .random_search import GridSearch, RandomSearch  # isort: skip  (registratio
 from .evolution import Evolution, RegularizedEvolution  # isort: skip
 from .bo import SkoptBO  # isort: skip
 from .smbo import XGBoostSMBO  # isort: skip
+from .nsga import NSGA2  # isort: skip
 
 __all__ = [
     "OPTIMIZERS", "Optimizer", "arch_key", "register_optimizer",
-    "RandomSearch", "GridSearch", "Evolution", "RegularizedEvolution", "SkoptBO", "XGBoostSMBO",
+    "RandomSearch", "GridSearch", "Evolution", "RegularizedEvolution", "SkoptBO", "XGBoostSMBO", "NSGA2",
 ]

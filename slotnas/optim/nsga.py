@@ -1,0 +1,92 @@
+"""NSGA-II: multi-objective evolution with non-dominated sorting and crowding distance."""
+from __future__ import annotations
+
+import math
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from ..errors import SlotnasError
+from ..params import ParamSpace
+from ..pareto import check_objectives, costs, crowding_distance, non_dominated_sort
+from .base import Arch, Metrics, Optimizer, register_optimizer
+
+
+@register_optimizer("NSGA2")
+class NSGA2(Optimizer):
+    """Generational multi-objective GA (Deb et al. 2002); ``best()`` ranks by the first objective."""
+
+    def __init__(self, space: ParamSpace, objectives: Optional[List[Dict[str, str]]] = None, population: int = 20,
+                 crossover_prob: float = 0.9, mutation_rate: float = 0.2, **kwargs: Any) -> None:
+        objectives = check_objectives(objectives or [{"metric": "val_acc", "mode": "max"},
+                                                     {"metric": "params", "mode": "min"}])
+        kwargs.setdefault("objective", objectives[0]["metric"])
+        kwargs.setdefault("mode", objectives[0]["mode"])
+        super().__init__(space, **kwargs)
+        if population < 4:
+            raise SlotnasError(f"optim.population: must be >= 4, got {population}")
+        self.objectives, self.population_size = objectives, population
+        self.crossover_prob, self.mutation_rate = crossover_prob, mutation_rate
+        self._parents: List[Tuple[Arch, Tuple[float, ...]]] = []
+        self._offspring: List[Tuple[Arch, Tuple[float, ...]]] = []
+        self._pending: List[Arch] = []
+        self._rank: Dict[int, Tuple[int, float]] = {}
+
+    def propose(self) -> Optional[Arch]:
+        if not self._pending:
+            if len(self._parents) < 2:
+                self._pending = [self.random_arch() for _ in range(self.population_size)]
+            else:
+                self._pending = [self._child() for _ in range(self.population_size)]
+        return self._pending.pop()
+
+    def observe(self, arch: Arch, metrics: Metrics) -> None:
+        vec = costs(metrics, self.objectives)
+        if vec is None:
+            return  # failed architectures never become parents
+        self._offspring.append((dict(arch), vec))
+        if len(self._offspring) >= self.population_size:
+            self._select()
+
+    def _select(self) -> None:
+        """Environmental selection: best fronts of parents + offspring, ties broken by crowding."""
+        pool = self._parents + self._offspring
+        self._offspring = []
+        points = [vec for _, vec in pool]
+        chosen: List[int] = []
+        self._rank = {}
+        for rank, front in enumerate(non_dominated_sort(points)):
+            crowd = crowding_distance(points, front)
+            for i in front:
+                self._rank[i] = (rank, crowd[i])
+            if len(chosen) + len(front) <= self.population_size:
+                chosen += front
+            else:  # fill with the most spread-out points; repeated cost vectors only after every unique one
+                seen: set = set()
+                repeat = {}
+                for i in sorted(front, key=lambda i: -crowd[i]):
+                    repeat[i] = points[i] in seen
+                    seen.add(points[i])
+                ranked = sorted(front, key=lambda i: (repeat[i], -crowd[i]))
+                chosen += ranked[: self.population_size - len(chosen)]
+                break
+        self._parents = [pool[i] for i in chosen]
+        self._rank = {new: self._rank[old] for new, old in enumerate(chosen)}
+
+    def _tournament(self) -> Arch:
+        a, b = self.rng.randrange(len(self._parents)), self.rng.randrange(len(self._parents))
+        ra, rb = self._rank.get(a, (0, 0.0)), self._rank.get(b, (0, 0.0))
+        better = a if (ra[0], -ra[1]) <= (rb[0], -rb[1]) else b
+        return self._parents[better][0]
+
+    def _child(self) -> Arch:
+        mother, father = self._tournament(), self._tournament()
+        child = dict(mother)
+        if self.rng.random() < self.crossover_prob:
+            child = {k: (mother if self.rng.random() < 0.5 else father)[k] for k in mother}
+        return self.mutate(child, rate=self.mutation_rate)
+
+    def front(self) -> List[Tuple[Arch, Tuple[float, ...]]]:
+        """Current first front among the parents (architecture, cost vector)."""
+        if not self._parents:
+            return []
+        first = non_dominated_sort([vec for _, vec in self._parents])[0]
+        return [self._parents[i] for i in first]
