@@ -1,8 +1,9 @@
 """Metric interface and registry: ``compute(model) -> dict`` of named numbers."""
 from __future__ import annotations
 
-from typing import Any, Callable, Dict
+from typing import Any, Callable, Dict, Sequence
 
+import torch
 from torch import nn
 
 from ..registry import Registry
@@ -24,3 +25,15 @@ class Metric:
     def compute(self, model: nn.Module) -> Dict[str, Any]:
         """Named values for the model's current architecture."""
         raise NotImplementedError
+
+
+def probe_forward(model: nn.Module, input_shape: Sequence[int]) -> None:
+    """One eval-mode, no-grad forward of zeros (batch 1) for hooks to observe; restores train mode."""
+    was_training = model.training
+    try:
+        model.eval()
+        device = next((p.device for p in model.parameters()), torch.device("cpu"))
+        with torch.no_grad():
+            model(torch.zeros(1, *input_shape, device=device))
+    finally:
+        model.train(was_training)

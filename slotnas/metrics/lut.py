@@ -17,7 +17,7 @@ from ..arch_space.mixed_ops import MixedOp
 from ..errors import SlotnasError
 from ..params import Categorical, ParamSpace, TensorParam
 from ..slot import Slot, find_slots
-from .base import Metric, register_metric
+from .base import Metric, probe_forward, register_metric
 from .onnx import OrtLatencyMetric
 
 Shape = Tuple[int, ...]
@@ -51,16 +51,11 @@ def slot_contexts(model: nn.Module, input_shape: Sequence[int]) -> List[SlotCont
         shapes.setdefault(id(module), (tuple(inputs[0].shape), tuple(output.shape)))
 
     hooks = [s.register_forward_hook(record) for s in slots]
-    was_training = model.training
     try:
-        model.eval()
-        device = next((p.device for p in model.parameters()), torch.device("cpu"))
-        with torch.no_grad():
-            model(torch.zeros(1, *input_shape, device=device))
+        probe_forward(model, input_shape)
     finally:
         for h in hooks:
             h.remove()
-        model.train(was_training)
     return [SlotContext(s, *shapes[id(s)]) for s in slots if id(s) in shapes]
 
 

@@ -10,7 +10,7 @@ from torch.nn.modules.conv import _ConvNd
 from torch.nn.modules.pooling import _AdaptiveAvgPoolNd, _AdaptiveMaxPoolNd, _AvgPoolNd, _MaxPoolNd
 
 from ..arch_space.export import iter_active
-from .base import Metric, register_metric
+from .base import Metric, probe_forward, register_metric
 
 
 class TraversalMetric(Metric):
@@ -33,16 +33,11 @@ class TraversalMetric(Metric):
             total[0] += self.module_value(module, inputs, output)
 
         handles = [m.register_forward_hook(hook) for m in modules]
-        was_training = target.training
         try:
-            target.eval()
-            device = next((p.device for p in target.parameters()), torch.device("cpu"))
-            with torch.no_grad():
-                target(torch.zeros(1, *self.input_shape, device=device))
+            probe_forward(target, self.input_shape)
         finally:
             for h in handles:
                 h.remove()
-            target.train(was_training)
         return {self.key: total[0]}
 
 

@@ -105,6 +105,10 @@ class Optimizer:
             child[p.name] = self._other_value(p, child[p.name])
         return child
 
+    def crossover(self, mother: Arch, father: Arch) -> Arch:
+        """Uniform crossover: each value from either parent with equal probability."""
+        return {k: (mother if self.rng.random() < 0.5 else father)[k] for k in mother}
+
     def _other_value(self, param: Param, current: Any) -> Any:
         if isinstance(param, Categorical):
             options = [c for c in param.choices if c != current]

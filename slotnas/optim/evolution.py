@@ -43,8 +43,7 @@ class Evolution(Optimizer):
         mother = tournament(self.rng, self._survivors, self.tournament_size)
         child = dict(mother)
         if self.rng.random() < self.crossover_prob:
-            father = tournament(self.rng, self._survivors, self.tournament_size)
-            child = {k: (mother if self.rng.random() < 0.5 else father)[k] for k in mother}
+            child = self.crossover(mother, tournament(self.rng, self._survivors, self.tournament_size))
         return self.mutate(child, rate=self.mutation_rate)
 
     def observe(self, arch: Arch, metrics: Metrics) -> None:

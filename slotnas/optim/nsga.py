@@ -1,8 +1,7 @@
 """NSGA-II: multi-objective evolution with non-dominated sorting and crowding distance."""
 from __future__ import annotations
 
-import math
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from ..errors import SlotnasError
 from ..params import ParamSpace
@@ -79,9 +78,7 @@ class NSGA2(Optimizer):
 
     def _child(self) -> Arch:
         mother, father = self._tournament(), self._tournament()
-        child = dict(mother)
-        if self.rng.random() < self.crossover_prob:
-            child = {k: (mother if self.rng.random() < 0.5 else father)[k] for k in mother}
+        child = self.crossover(mother, father) if self.rng.random() < self.crossover_prob else dict(mother)
         return self.mutate(child, rate=self.mutation_rate)
 
     def front(self) -> List[Tuple[Arch, Tuple[float, ...]]]:
