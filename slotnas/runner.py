@@ -20,7 +20,7 @@ from .estim.base import arch_label
 from .journal import Journal
 from .metrics import METRICS, Metric
 from .metrics.criterion import CriterionChain
-from .optim import OPTIMIZERS
+from .optim import OPTIMIZERS, GradientOptimizer
 from .optim.base import Result
 from .pareto import pareto_front, write_pareto
 from .params import ParamSpace
@@ -92,14 +92,16 @@ def run_search(cfg: Dict[str, Any]) -> SearchResult:
     if best is None:
         raise SlotnasError(f"no architecture was evaluated successfully; the errors are in {journal.path('results.jsonl')}")
     best_arch, best_metrics = best
-    space.update(best_arch)
-    final = _retrain(cfg, model, space, data, trainer, metrics, run)
+    if not isinstance(optim, GradientOptimizer):  # a gradient run's space already holds the final alphas
+        space.update(best_arch)
+    fixed = fix(model)
+    final = _retrain(fixed, data, trainer, metrics, run)
     if final is not None:
         journal.append({"index": journal.count, "arch": best_arch, "metrics": final, "retrained": True})
-    fixed = fix(model).eval()
+    fixed.eval()
     journal.write_yaml("best_arch.yaml", {
-        "arch": best_arch, "metrics": best_metrics, "final_metrics": final,
-        "input_shape": list(data.input_shape), "num_classes": data.num_classes,
+        "arch": best_arch, "metrics": _scalars(best_metrics), "final_metrics": final,
+        "space": space.to_dict(), "input_shape": list(data.input_shape), "num_classes": data.num_classes,
     })
     torch.save(fixed.state_dict(), journal.path("best_model.pt"))
     if run["export_onnx"]:
@@ -107,13 +109,18 @@ def run_search(cfg: Dict[str, Any]) -> SearchResult:
     return SearchResult(journal.dir, best_arch, best_metrics, history, final, fixed, front, objectives)
 
 
-def _retrain(cfg: Dict[str, Any], model: nn.Module, space: ParamSpace, data: DataBundle, trainer: Trainer,
-             metrics: list, run: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+def _retrain(fixed: nn.Module, data: DataBundle, trainer: Trainer, metrics: list,
+             run: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    """Train the fixed winner from scratch (a plain network, whatever the supernet was)."""
     epochs = trainer.epochs if run["retrain_epochs"] is None else run["retrain_epochs"]
     if epochs <= 0:
         return None
-    estim = DefaultEstim(model, space, data, trainer, metrics=metrics, progress=False, epochs=epochs)
-    return estim.evaluate({p.name: p.value for p in space.discrete()})
+    estim = DefaultEstim(fixed, ParamSpace(), data, trainer, metrics=metrics, progress=False, epochs=epochs)
+    return estim.measure({})
+
+
+def _scalars(metrics: Dict[str, Any]) -> Dict[str, Any]:
+    return {k: v for k, v in metrics.items() if not isinstance(v, (dict, list))}
 
 
 def load_fixed(run_dir: str) -> nn.Module:
@@ -123,7 +130,7 @@ def load_fixed(run_dir: str) -> nn.Module:
     cfg = validate(read_yaml(os.path.join(run_dir, "config.yaml")))
     best = read_yaml(os.path.join(run_dir, "best_arch.yaml"))
     model, space = build_space(cfg, best["input_shape"], best["num_classes"])
-    space.update(best["arch"])
+    space.update(best["space"])
     fixed = fix(model).eval()
     state = torch.load(os.path.join(run_dir, "best_model.pt"), map_location="cpu", weights_only=True)
     fixed.load_state_dict(state)

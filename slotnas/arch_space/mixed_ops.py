@@ -108,7 +108,10 @@ class GumbelSum(_AlphaOp):
         weights = F.gumbel_softmax(self.alpha.value, tau=self.tau, hard=self.hard)
         if self.hard:  # GDAS: run only the sampled op; straight-through gradient to alpha
             idx = int(weights.detach().argmax())
-            return self.candidates[idx](x) * weights[idx]
+            # As in the GDAS reference code, the unselected hard weights (exactly 0 forward) are
+            # added as scalars so that every alpha receives a gradient, not only the sampled one's.
+            others = weights.sum() - weights[idx]
+            return self.candidates[idx](x) * weights[idx] + others
         return self._weighted(x, weights)
 
     def extra_repr(self) -> str:
@@ -126,6 +129,7 @@ class BinaryGate(_AlphaOp):
         if n_paths not in (1, 2):
             raise SlotError(f"BinaryGate n_paths must be 1 or 2, got {n_paths}")
         self.n_paths = n_paths
+        self.last_pair: Optional[Tuple[int, int]] = None  # paths sampled by the last two-path forward
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training:
@@ -140,6 +144,7 @@ class BinaryGate(_AlphaOp):
         # Straight-through binary gates: forward is one-hot, gradient flows to the pair's alphas.
         gates = F.one_hot(torch.tensor(active), 2).to(rescaled) - rescaled.detach() + rescaled
         a, b = int(pair[active]), int(pair[1 - active])
+        self.last_pair = (int(pair[0]), int(pair[1]))
         out_active = self.candidates[a](x)
         with torch.no_grad():
             out_other = self.candidates[b](x)

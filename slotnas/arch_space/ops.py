@@ -80,11 +80,10 @@ class FactorizedReduce(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.relu(x)
-        a = self.conv1(x)
-        b = self.conv2(x[:, :, 1:, 1:])
-        if b.shape[-2:] != a.shape[-2:]:  # odd sizes: pad the shifted branch back
-            b = nn.functional.pad(b, (0, a.shape[-1] - b.shape[-1], 0, a.shape[-2] - b.shape[-2]))
-        return self.bn(torch.cat([a, b], dim=1))
+        # the second branch sees the input shifted by one pixel, zero-padded back to its size,
+        # so both branches agree for even, odd and 1x1 inputs
+        shifted = nn.functional.pad(x[:, :, 1:, 1:], (0, 1, 0, 1))
+        return self.bn(torch.cat([self.conv1(x), self.conv2(shifted)], dim=1))
 
 
 class Zero(nn.Module):

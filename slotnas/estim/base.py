@@ -8,7 +8,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 from torch import nn
 
 from ..data import DataBundle
-from ..errors import ParamError
+from ..errors import ParamError, SlotnasError
 from ..journal import Journal
 from ..metrics.base import Metric
 from ..metrics.criterion import CriterionChain
@@ -95,6 +95,9 @@ class Estimator:
         """Evaluate up to ``budget`` architectures proposed by ``optimizer``; return its history."""
         from tqdm.auto import tqdm
 
+        if not hasattr(optimizer, "next"):
+            raise SlotnasError(f"optim {getattr(optimizer, 'method', type(optimizer).__name__)} is gradient-based: "
+                               "use estim SuperNetEstim")
         self.prepare()
         bar = tqdm(total=budget, desc="search", unit="arch", disable=not self.progress, dynamic_ncols=True)
         try:

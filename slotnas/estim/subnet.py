@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any, List, Optional
 
+from ..errors import SlotnasError
 from ..optim.base import Metrics, Optimizer, Result
 from .base import Estimator, register_estimator
 from .trainer import reset_weights
@@ -36,6 +37,9 @@ class DefaultEstim(SubNetEstim):
 
     def run(self, optimizer: Optimizer, budget: int = 1) -> List[Result]:
         """Evaluate the current architecture once, whatever the optimizer would propose."""
+        if not hasattr(optimizer, "params"):
+            raise SlotnasError(f"optim {getattr(optimizer, 'method', type(optimizer).__name__)} is gradient-based: "
+                               "use estim SuperNetEstim")
         arch = {p.name: p.value for p in optimizer.params}
         metrics = self.measure(arch)
         self.record(arch, metrics)

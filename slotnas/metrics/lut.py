@@ -176,6 +176,10 @@ class LutLatencyMetric(Metric):
     def compute(self, target: nn.Module) -> Dict[str, Any]:
         return {"latency_ms": round(self.lut.predict(self.contexts(target)), 4)}
 
+    def expected(self, target: nn.Module) -> Dict[str, torch.Tensor]:
+        """Differentiable expected latency (alpha-weighted table entries), for gradient methods."""
+        return {"latency_ms": self.lut.expected(self.contexts(target))}
+
 
 def latency_profiler(cfg: Dict[str, Any], input_shape: Sequence[int]) -> OrtLatencyMetric:
     """The onnxruntime profiler a config's latency metric describes (defaults if it has none)."""

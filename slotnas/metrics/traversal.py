@@ -62,12 +62,43 @@ def count_params(model: nn.Module) -> int:
     return total
 
 
+def expected_params(model: nn.Module) -> torch.Tensor:
+    """Differentiable parameter count: softmax(alpha)-weighted over the candidates of alpha mixed ops."""
+    from ..arch_space.mixed_ops import MixedOp
+    from ..params import TensorParam
+    from ..slot import Slot
+
+    total: Any = torch.zeros(())
+    fixed = 0
+    stack = [model]
+    while stack:
+        module = stack.pop()
+        if isinstance(module, Slot):
+            stack.append(module.entity)
+            continue
+        alpha = getattr(module, "alpha", None)
+        if isinstance(module, MixedOp) and isinstance(alpha, TensorParam):
+            sizes = torch.tensor([float(count_params(c)) for c in module.candidates], device=alpha.value.device)
+            total = total.to(alpha.value.device) + (torch.softmax(alpha.value, -1) * sizes).sum()
+            continue
+        if isinstance(module, MixedOp):
+            stack.append(module.to_fixed())
+            continue
+        fixed += sum(p.numel() for p in module._parameters.values() if p is not None)
+        stack.extend(c for c in module._modules.values() if c is not None)
+    return total + fixed
+
+
 @register_metric("params")
 class ParamsMetric(Metric):
-    """Number of parameters of the current architecture."""
+    """Number of parameters of the current architecture (``expected``: differentiable in the alphas)."""
 
     def compute(self, target: nn.Module) -> Dict[str, Any]:
         return {"params": count_params(target)}
+
+    def expected(self, target: nn.Module) -> Dict[str, torch.Tensor]:
+        """The alpha-weighted parameter count, for gradient methods' criteria."""
+        return {"params": expected_params(target)}
 
 
 def module_macs(module: nn.Module, inputs: tuple, output: Any, folded_bn: bool = False) -> float:

@@ -5,8 +5,10 @@ from .evolution import Evolution, RegularizedEvolution  # isort: skip
 from .bo import SkoptBO  # isort: skip
 from .smbo import XGBoostSMBO  # isort: skip
 from .nsga import NSGA2  # isort: skip
+from .gradient import DARTSOptim, GDASOptim, GradientOptimizer, ProxylessNASOptim, SNASOptim  # isort: skip
 
 __all__ = [
     "OPTIMIZERS", "Optimizer", "arch_key", "register_optimizer",
     "RandomSearch", "GridSearch", "Evolution", "RegularizedEvolution", "SkoptBO", "XGBoostSMBO", "NSGA2",
+    "GradientOptimizer", "DARTSOptim", "SNASOptim", "GDASOptim", "ProxylessNASOptim",
 ]
