@@ -1,7 +1,6 @@
 """Gradient-based optimizers on TensorParams: DARTS (1st/2nd order), SNAS, GDAS, ProxylessNAS."""
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -11,7 +10,7 @@ from torch import nn
 from ..arch_space.mixed_ops import BinaryGate, GumbelSum, MixedOp, WeightedSum
 from ..errors import SlotnasError
 from ..params import ParamSpace, TensorParam
-from .base import Arch, Metrics, Result, register_optimizer
+from .base import Arch, Result, register_optimizer
 
 
 @dataclass
