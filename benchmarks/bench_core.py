@@ -153,7 +153,7 @@ def main() -> None:
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     print(f"slotnas bench_core on {device}, torch {torch.__version__}, {torch.get_num_threads()} threads")
     if device.type == "cpu":
-        print("memory: bytes saved for backward (CPU has no allocator peak counter)")
+        print("memory: peak live CPU allocator bytes over one step (torch.profiler memory events)")
     for line in bench_supernet(device):
         print(line)
     print(bench_updates())

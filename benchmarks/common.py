@@ -1,21 +1,29 @@
 """Helpers shared by the benchmark scripts: interleaved timing and activation-memory probes."""
 from __future__ import annotations
 
+import os
 import statistics
 import time
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Optional
 
-import torch
+os.environ.setdefault("KINETO_LOG_LEVEL", "5")  # keep the profiler's own log lines out of the report
+import torch  # noqa: E402
 
 
-def interleaved_median(fns: Dict[str, Callable[[], None]], repeats: int, warmup: int = 3) -> Dict[str, float]:
-    """Median seconds per call of each function, calls interleaved A B A B ... to share drift."""
+def interleaved_median(fns: Dict[str, Callable[[], None]], repeats: int, warmup: int = 3,
+                       before_each: Optional[Callable[[int], None]] = None) -> Dict[str, float]:
+    """Median seconds per call of each function, calls interleaved A B A B ... to share drift.
+
+    ``before_each(i)`` runs untimed before every call of repeat ``i`` (e.g. the same seed for all).
+    """
     for _ in range(warmup):
         for fn in fns.values():
             fn()
     times: Dict[str, List[float]] = {name: [] for name in fns}
-    for _ in range(repeats):
+    for i in range(repeats):
         for name, fn in fns.items():
+            if before_each is not None:
+                before_each(i)
             start = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - start)
@@ -36,15 +44,30 @@ def saved_activation_bytes(step: Callable[[], None]) -> int:
     return sum(seen.values())
 
 
+def cpu_peak_bytes(step: Callable[[], None]) -> int:
+    """Peak of the CPU allocator's live bytes during one ``step`` (profiler memory events in time order)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        step()
+    # self_ (not total) usage: a parent op's total repeats its children's allocations
+    deltas = sorted((e.time_range.start, e.self_cpu_memory_usage) for e in prof.events() if e.self_cpu_memory_usage)
+    live = peak = 0
+    for _, delta in deltas:
+        live += delta
+        peak = max(peak, live)
+    return peak
+
+
 def peak_memory_bytes(step: Callable[[], None]) -> int:
-    """Peak CUDA allocation of one ``step`` if on GPU, else the activation bytes saved for backward."""
+    """Peak allocator memory of one ``step``: CUDA's counter on GPU, profiler allocation events on CPU."""
     if torch.cuda.is_available():
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
         step()
         torch.cuda.synchronize()
         return torch.cuda.max_memory_allocated()
-    return saved_activation_bytes(step)
+    return cpu_peak_bytes(step)
 
 
 def ratio_line(label: str, ours: float, theirs: float, unit: str, target: float) -> str:

@@ -45,7 +45,7 @@ class Slot(nn.Module):
         if not isinstance(module, nn.Module):
             raise SlotError(f"slot {self.name!r}: entity must be an nn.Module, got {type(module).__name__}")
         self._modules["entity"] = module
-        self.candidate = candidate
+        self.__dict__["candidate"] = candidate  # plain attribute; skips nn.Module.__setattr__ (hot path)
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         entity = self._modules["entity"]

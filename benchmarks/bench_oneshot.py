@@ -1,0 +1,135 @@
+"""One-shot supernet steps (arch step on a val batch + weight step) vs the same supernets written by hand."""
+from __future__ import annotations
+
+import copy
+import os
+import sys
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+sys.path.insert(0, os.path.dirname(__file__))
+from bench_core import CANDIDATES, SlotCNN  # noqa: E402
+from common import interleaved_median, peak_memory_bytes, ratio_line  # noqa: E402
+
+from slotnas import construct  # noqa: E402
+from slotnas.arch_space import MixedOp  # noqa: E402
+from slotnas.optim import OPTIMIZERS  # noqa: E402
+from slotnas.optim.gradient import ArchBatch  # noqa: E402
+
+METHODS = {"DARTS": "weighted_sum", "GDAS": "gumbel", "ProxylessNAS": "binary_gate"}
+
+
+class HandSupernet(nn.Module):
+    """The same supernet by hand: one (8, 5) alpha tensor, the mixed op of each method inlined."""
+
+    def __init__(self, source: SlotCNN, method: str, alphas: torch.Tensor) -> None:
+        super().__init__()
+        self.stem, self.head, self.method = source.stem, source.head, method
+        self.cells = nn.ModuleList(nn.ModuleList(slot.entity.candidates) for slot in source.cells)
+        self.alphas = alphas  # kept out of self.parameters(), like slotnas
+        self.tau, self.n_paths = 1.0, 2
+        self.pairs: list = []  # ProxylessNAS: (row, pair) sampled by the last arch forward
+
+    def mixed(self, ops: nn.ModuleList, alpha: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        if self.method == "DARTS":
+            out = None
+            for w, op in zip(F.softmax(alpha, -1).unbind(0), ops):
+                y = op(x)
+                out = y * w if out is None else torch.addcmul(out, y, w)
+            return out
+        if self.method == "GDAS":
+            w = F.gumbel_softmax(alpha, tau=self.tau, hard=True)
+            i = int(w.detach().argmax())
+            return ops[i](x) * w[i] + (w.sum() - w[i])
+        probs = F.softmax(alpha, -1)  # ProxylessNAS
+        if self.n_paths == 1:
+            return ops[int(torch.multinomial(probs.detach(), 1))](x)
+        pair = torch.multinomial(probs.detach(), 2, replacement=False)
+        self.pairs.append(pair)
+        p2 = F.softmax(alpha[pair], -1)
+        k = int(torch.multinomial(p2.detach(), 1))
+        gates = F.one_hot(torch.tensor(k), 2).to(p2) - p2.detach() + p2
+        y = ops[int(pair[k])](x)
+        with torch.no_grad():
+            other = ops[int(pair[1 - k])](x)
+        return y * gates[k] + other * gates[1 - k]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.stem(x)
+        for ops, alpha in zip(self.cells, self.alphas.unbind(0)):
+            x = self.mixed(ops, alpha, x)
+        return self.head(x.mean((2, 3)))
+
+
+def steps_for(method: str, device: torch.device) -> dict:
+    torch.manual_seed(0)
+    ours = SlotCNN()
+    space = construct(ours, [{"type": "mixed_op", "mixed": METHODS[method], "candidates": CANDIDATES}])
+    ours.to(device)
+    for a in space.tensors():
+        a.data = a.data.to(device)
+    optimizer = OPTIMIZERS.get(method)(space)
+    optimizer.prepare([(n, m) for n, m in ours.named_modules() if isinstance(m, MixedOp)])
+    optimizer.on_epoch(0, 1)
+    hand_alphas = nn.Parameter(torch.stack([a.detach().clone() for a in space.tensors()]))
+    hand = HandSupernet(copy.deepcopy(ours), method, hand_alphas).to(device)
+    adam = {k: optimizer.arch_opt.defaults[k] for k in ("lr", "betas", "weight_decay")}
+    hand_arch = torch.optim.Adam([hand_alphas], **adam)
+    w_ours = torch.optim.SGD(ours.parameters(), lr=0.025, momentum=0.9)
+    w_hand = torch.optim.SGD(hand.parameters(), lr=0.025, momentum=0.9)
+    xt, yt = torch.randn(64, 3, 32, 32, device=device), torch.randint(0, 10, (64,), device=device)
+    xv, yv = torch.randn(64, 3, 32, 32, device=device), torch.randint(0, 10, (64,), device=device)
+    weights = list(ours.parameters())
+
+    def step_ours() -> None:
+        optimizer.arch_mode()
+        optimizer.arch_step(ArchBatch(val_loss=lambda: F.cross_entropy(ours(xv), yv),
+                                      train_loss=lambda: F.cross_entropy(ours(xt), yt), weights=weights))
+        optimizer.weight_mode()
+        w_ours.zero_grad(set_to_none=True)
+        F.cross_entropy(ours(xt), yt).backward()
+        w_ours.step()
+
+    def step_hand() -> None:
+        hand.n_paths, hand.pairs = 2, []
+        hand_arch.zero_grad(set_to_none=True)
+        F.cross_entropy(hand(xv), yv).backward()
+        before = hand_alphas.detach().clone() if method == "ProxylessNAS" else None
+        hand_arch.step()
+        if before is not None:  # rescale the sampled pair so the other paths keep their probability
+            with torch.no_grad():
+                for row, pair in enumerate(hand.pairs):
+                    old, new = before[row, pair], hand_alphas[row, pair]
+                    hand_alphas[row, pair] += torch.logsumexp(old, 0) - torch.logsumexp(new, 0)
+        hand.n_paths = 1
+        w_hand.zero_grad(set_to_none=True)
+        F.cross_entropy(hand(xt), yt).backward()
+        w_hand.step()
+
+    # Both sides start equal and draw the same seed before each step, so they sample the same paths
+    # and stay identical: the comparison is like for like, not luck of the sampled candidates.
+    t = interleaved_median({"ours": step_ours, "hand": step_hand}, repeats=40, warmup=0,
+                           before_each=torch.manual_seed)
+    torch.manual_seed(1)
+    mem_ours = peak_memory_bytes(step_ours)
+    torch.manual_seed(1)
+    mem_hand = peak_memory_bytes(step_hand)
+    return {"time": (t["ours"] * 1e3, t["hand"] * 1e3), "memory": (mem_ours / 2**20, mem_hand / 2**20)}
+
+
+def main() -> None:
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    print(f"slotnas bench_oneshot on {device}: SlotCNN, 8 slots x 5 candidates, batch 64 at 32x32; "
+          "one step = arch step (val batch) + weight step (train batch)")
+    if device.type == "cpu":
+        print("memory: peak live CPU allocator bytes over one step (torch.profiler memory events)")
+    for method in METHODS:
+        figures = steps_for(method, device)
+        print(ratio_line(f"{method} supernet step", *figures["time"], "ms", 1.05))
+        print(ratio_line(f"{method} memory", *figures["memory"], "MiB", 1.05))
+
+
+if __name__ == "__main__":
+    main()
