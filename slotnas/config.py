@@ -151,7 +151,7 @@ def _validate_construct(chain: Any) -> List[Dict[str, Any]]:
             raise SlotnasError(f"{where}: needs 'type'; allowed: {', '.join(CONSTRUCTORS.names())}")
         try:
             CONSTRUCTORS.get(step["type"])
-            for name in step.get("candidates", []) + ([step["candidate"]] if "candidate" in step else []):
+            for name in step.get("candidates") or []:
                 CANDIDATES.get(name)
             if "mixed" in step:
                 MIXED_OPS.get(step["mixed"])

@@ -1,7 +1,7 @@
 """Slot: a placeholder module that remembers the arguments of the layer it stands for."""
 from __future__ import annotations
 
-from typing import Any, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from torch import nn
 
@@ -20,6 +20,7 @@ class Slot(nn.Module):
         name: Optional[str] = None,
         group: Optional[str] = None,
         original: Optional[nn.Module] = None,
+        choices: Optional[Dict[str, Callable[[], nn.Module]]] = None,
         **kwargs: Any,
     ) -> None:
         super().__init__()
@@ -34,6 +35,9 @@ class Slot(nn.Module):
         # The layer this slot replaced (candidate ORIG). Not a registered submodule: it only
         # joins the model's parameters when chosen as (part of) the entity.
         self.__dict__["original"] = original
+        # Candidates of its own (label -> factory), e.g. from a template; used when construct
+        # is given no candidate list.
+        self.choices: Optional[Dict[str, Callable[[], nn.Module]]] = choices
 
     @property
     def param_name(self) -> str:

@@ -85,7 +85,7 @@ def test_construct_errors(tiny_net):
         construct(tiny_net, [{"type": "mixed", "candidates": ["NC3"]}])
     with pytest.raises(SlotnasError, match=r"constructor 'categorical': unknown option 'candidate'"):
         construct(tiny_net, [{"type": "categorical", "candidate": ["NC3"]}])
-    with pytest.raises(SlotnasError, match="missing option 'candidates'"):
+    with pytest.raises(SlotnasError, match="slot 'a' has no choices of its own; give 'candidates'"):
         construct(tiny_net, [{"type": "mixed_op"}])
     with pytest.raises(SlotnasError, match=r"mixed op 'gumbel': unknown option 'temp'"):
         construct(tiny_net, [{"type": "mixed_op", "mixed": "gumbel", "temp": 1, "candidates": ["NC3"]}])

@@ -34,12 +34,39 @@ def group_slots(slots: Sequence[Slot]) -> "OrderedDict[str, List[Slot]]":
     return groups
 
 
-def _check_candidates(candidates: Sequence[str], where: str) -> List[str]:
+def _check_candidates(candidates: Optional[Sequence[str]], where: str) -> Optional[List[str]]:
+    if candidates is None:
+        return None  # each Slot's own choices
     if isinstance(candidates, str) or not candidates:
         raise SlotnasError(f"{where}: 'candidates' must be a non-empty list of candidate ids")
     for name in candidates:
         CANDIDATES.get(name)
     return list(candidates)
+
+
+def slot_candidates(slot: Slot, candidates: Optional[List[str]], where: str) -> List[str]:
+    """The candidate ids a slot chooses among: the given list, else the slot's own choices."""
+    if candidates is not None:
+        return candidates
+    if not slot.choices:
+        raise SlotnasError(f"{where}: slot {slot.name!r} has no choices of its own; give 'candidates'")
+    return list(slot.choices)
+
+
+def build_choice(name: str, slot: Slot) -> nn.Module:
+    """Build candidate ``name`` for ``slot``: its own factory if it has one, else the registry's."""
+    if slot.choices and name in slot.choices:
+        return slot.choices[name]()
+    return build_candidate(name, slot)
+
+
+def _group_candidates(members: Sequence[Slot], candidates: Optional[List[str]], where: str) -> List[str]:
+    names = slot_candidates(members[0], candidates, where)
+    for slot in members[1:]:
+        if slot_candidates(slot, candidates, where) != names:
+            raise SlotnasError(f"{where}: slots {members[0].name!r} and {slot.name!r} share group "
+                               f"{members[0].param_name!r} but not their choices")
+    return names
 
 
 def _device_of(module: nn.Module) -> Optional[torch.device]:
@@ -51,26 +78,30 @@ def _device_of(module: nn.Module) -> Optional[torch.device]:
 
 
 @register_constructor("mixed_op")
-def mixed_op(slots: Sequence[Slot], space: ParamSpace, candidates: Sequence[str], mixed: str = "weighted_sum",
-             **options: Any) -> None:
-    """Each Slot becomes a mixed op over ``candidates``; Slots of one group share its parameter."""
-    candidates = _check_candidates(candidates, "constructor 'mixed_op'")
+def mixed_op(slots: Sequence[Slot], space: ParamSpace, candidates: Optional[Sequence[str]] = None,
+             mixed: str = "weighted_sum", **options: Any) -> None:
+    """Each Slot becomes a mixed op over ``candidates`` (default: its own choices); a group shares one parameter."""
+    where = "constructor 'mixed_op'"
+    candidates = _check_candidates(candidates, where)
     op_cls = MIXED_OPS.get(mixed)
     check_options(op_cls, f"mixed op {mixed!r}", options, injected=("candidates", "alpha", "param"))
     for name, members in group_slots(slots).items():
-        param = space.add(op_cls.make_param(candidates, name))
+        names = _group_candidates(members, candidates, where)
+        param = space.add(op_cls.make_param(names, name))
         for slot in members:
-            built = [(c, build_candidate(c, slot)) for c in candidates]
+            built = [(c, build_choice(c, slot)) for c in names]
             slot.set_entity(op_cls(built, param, **options))
 
 
 @register_constructor("categorical")
-def categorical(slots: Sequence[Slot], space: ParamSpace, candidates: Sequence[str],
+def categorical(slots: Sequence[Slot], space: ParamSpace, candidates: Optional[Sequence[str]] = None,
                 default: Optional[str] = None) -> None:
     """Each group of Slots gets a Categorical; its handler swaps in the chosen candidate (cached)."""
-    candidates = _check_candidates(candidates, "constructor 'categorical'")
+    where = "constructor 'categorical'"
+    candidates = _check_candidates(candidates, where)
     for name, members in group_slots(slots).items():
-        param = space.add(Categorical(candidates, default=default, name=name))
+        names = _group_candidates(members, candidates, where)
+        param = space.add(Categorical(names, default=default, name=name))
         handler = _SwapCandidate(members)
         space.connect(handler, [name])
         handler(param)
@@ -89,17 +120,18 @@ class _SwapCandidate:
             module = cache.get(choice)
             if module is None:
                 device = _device_of(slot)
-                module = build_candidate(choice, slot)
+                module = build_choice(choice, slot)
                 cache[choice] = module.to(device) if device is not None else module
             slot.set_entity(module, candidate=choice)
 
 
 @register_constructor("fixed")
 def fixed(slots: Sequence[Slot], space: ParamSpace, candidate: str) -> None:
-    """Each Slot gets one candidate; no parameter is added."""
-    CANDIDATES.get(candidate)
+    """Each Slot gets one candidate (a registered id or one of its own choices); no parameter is added."""
     for slot in slots:
-        slot.set_entity(build_candidate(candidate, slot), candidate=candidate)
+        if not (slot.choices and candidate in slot.choices):
+            CANDIDATES.get(candidate)
+        slot.set_entity(build_choice(candidate, slot), candidate=candidate)
 
 
 def construct(model: nn.Module, chain: Sequence[Step], space: Optional[ParamSpace] = None) -> ParamSpace:
@@ -110,6 +142,8 @@ def construct(model: nn.Module, chain: Sequence[Step], space: Optional[ParamSpac
     Slots created by a step (inside a candidate) are open to the following steps.
     """
     space = ParamSpace() if space is None else space
+    if hasattr(model, "declare_params"):  # e.g. a template's depth parameter and its handler
+        model.declare_params(space)
     done: set = set()
     for step in chain:
         if callable(step):

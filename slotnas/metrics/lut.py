@@ -11,7 +11,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import torch
 from torch import nn
 
-from ..arch_space.candidates import build_candidate
+from ..arch_space.construct import build_choice
 from ..arch_space.export import to_onnx
 from ..arch_space.mixed_ops import MixedOp
 from ..errors import SlotnasError
@@ -66,7 +66,7 @@ def slot_options(ctx: SlotContext, space: ParamSpace) -> Dict[str, nn.Module]:
         return dict(zip(entity.names, entity.candidates))
     name = ctx.slot.param_name
     if name in space and isinstance(space[name], Categorical):
-        return {c: build_candidate(c, ctx.slot) for c in space[name].choices}
+        return {c: build_choice(c, ctx.slot) for c in space[name].choices}
     if ctx.slot.candidate is not None:
         return {ctx.slot.candidate: entity}
     return {}
