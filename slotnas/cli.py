@@ -7,7 +7,7 @@ from typing import List, Optional
 
 from .errors import SlotnasError
 
-LISTABLE = ("optimizers", "estimators", "candidates", "metrics", "datasets", "constructors", "models")
+LISTABLE = ("optimizers", "estimators", "candidates", "metrics", "datasets", "constructors", "models", "templates")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -29,6 +29,9 @@ def _parser() -> argparse.ArgumentParser:
     table.add_argument("--out", default="latency_table.json", help="JSON file to write (default: %(default)s)")
     table.add_argument("--samples", type=int, default=20, help="architectures measured for the MAPE")
     table.add_argument("--seed", type=int, default=0)
+    describe = sub.add_parser("describe", help="summarize a config's search space (slots, parameters, size)")
+    describe.add_argument("config")
+    describe.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     lister = sub.add_parser("list", help="list registered components")
     lister.add_argument("what", choices=LISTABLE)
     return parser
@@ -89,16 +92,29 @@ def _latency_table(args: argparse.Namespace) -> int:
     return 0
 
 
+def _describe(args: argparse.Namespace) -> int:
+    from .config import load_config
+    from .data import build_data
+    from .runner import describe
+
+    cfg = load_config(args.config, args.overrides)
+    data = build_data(cfg["data"])
+    print(describe(cfg, data.input_shape, data.num_classes))
+    return 0
+
+
 def _list(args: argparse.Namespace) -> int:
     from .arch_space import CANDIDATES, CONSTRUCTORS
     from .arch_space.backbones import MODELS
+    from .arch_space.templates import TEMPLATES
     from .data import DATASETS
     from .estim import ESTIMATORS
     from .metrics import METRICS
     from .optim import OPTIMIZERS
 
     registry = {"optimizers": OPTIMIZERS, "estimators": ESTIMATORS, "candidates": CANDIDATES, "metrics": METRICS,
-                "datasets": DATASETS, "constructors": CONSTRUCTORS, "models": MODELS}[args.what]
+                "datasets": DATASETS, "constructors": CONSTRUCTORS, "models": MODELS,
+                "templates": TEMPLATES}[args.what]
     for name in registry.names():
         doc = (getattr(registry.get(name), "__doc__", None) or "").strip().splitlines()
         print(f"{name:<22} {doc[0] if doc and args.what != 'candidates' else ''}".rstrip())
@@ -109,7 +125,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     """Entry point; user errors print one line and exit 2 (``--debug`` shows the traceback)."""
     args = _parser().parse_args(argv)
     try:
-        commands = {"search": _search, "export": _export, "latency-table": _latency_table, "list": _list}
+        commands = {"search": _search, "export": _export, "latency-table": _latency_table, "describe": _describe,
+                    "list": _list}
         return commands[args.command](args)
     except SlotnasError as exc:
         if args.debug:

@@ -12,9 +12,9 @@ from .registry import Registry, check_options, did_you_mean, type_matches
 
 DEFAULT_CONFIG = os.path.join(os.path.dirname(__file__), "configs", "default.yaml")
 
-TOP_KEYS = ("model", "slots", "construct", "optim", "estim", "trainer", "data", "metrics", "criterion",
+TOP_KEYS = ("model", "template", "slots", "construct", "optim", "estim", "trainer", "data", "metrics", "criterion",
             "objectives", "run")
-REQUIRED = ("model", "construct")
+REQUIRED = ("construct",)
 RUN_OPTIONS: Dict[str, Any] = {  # key -> (type, default)
     "seed": (int, 0),
     "out": (str, "runs"),
@@ -189,8 +189,15 @@ def validate(raw: Mapping[str, Any]) -> Dict[str, Any]:
             raise SlotnasError(f"config: missing section {key!r}")
     for key, default in DEFAULT_SECTIONS.items():
         cfg.setdefault(key, copy.deepcopy(default))
+    if ("model" in cfg) == ("template" in cfg):
+        raise SlotnasError("config: give exactly one of 'model' (an existing network) and 'template' (a search space)")
     registries = _registries()
-    cfg["model"] = _validate_model(cfg["model"])
+    if "model" in cfg:
+        cfg["model"] = _validate_model(cfg["model"])
+    else:
+        from .arch_space.templates import check_template
+
+        cfg["template"] = check_template(cfg["template"])
     cfg["slots"] = _validate_slots(cfg["slots"])
     cfg["construct"] = _validate_construct(cfg["construct"])
     for section in ("optim", "estim", "data"):

@@ -42,8 +42,13 @@ class SearchResult:
 
 
 def build_space(cfg: Dict[str, Any], input_shape: Sequence[int], num_classes: int) -> Tuple[nn.Module, ParamSpace]:
-    """The model with its Slots constructed, and the ParamSpace that drives it."""
-    model = build_model(cfg["model"], input_shape, num_classes)
+    """The model (or template) with its Slots constructed, and the ParamSpace that drives it."""
+    if "template" in cfg:
+        from .arch_space.templates import build_template
+
+        model = build_template(cfg["template"], input_shape, num_classes)
+    else:
+        model = build_model(cfg["model"], input_shape, num_classes)
     if cfg["slots"]:
         slotify(model, cfg["slots"])
     return model, construct(model, cfg["construct"])
@@ -151,4 +156,26 @@ def results_table(history: Sequence[Result], objective: str, mode: str = "max", 
     failed = len(history) - len(ok)
     if failed:
         lines.append(f"({failed} architecture(s) failed; see results.jsonl)")
+    return "\n".join(lines)
+
+
+def describe(cfg: Dict[str, Any], input_shape: Sequence[int] = (3, 32, 32), num_classes: int = 10) -> str:
+    """Text summary of a config's space: slots, parameters, candidates per slot, log10 of its size."""
+    import math
+    from collections import Counter
+
+    from .slot import find_slots
+
+    model, space = build_space(cfg, input_shape, num_classes)
+    slots = find_slots(model)
+    counts = Counter()
+    for param in space:
+        choices = getattr(param, "choices", None)
+        if choices is None and hasattr(param, "shape"):
+            choices = [f"{param.shape[-1]} alphas"]
+        counts[", ".join(map(str, choices)) if choices is not None else type(param).__name__] += 1
+    log10 = sum(math.log10(p.size()) for p in space if p.size() > 0)
+    lines = [f"slots: {len(slots)}", f"architecture parameters: {len(space)}",
+             f"size: 10^{log10:.2f} architectures", "candidates per parameter:"]
+    lines += [f"  {n:>4} x [{choices}]" for choices, n in counts.most_common()]
     return "\n".join(lines)

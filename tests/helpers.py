@@ -16,9 +16,10 @@ TINY = {
 
 
 def tiny_config(tmp_path, **sections) -> dict:
-    """The tiny config with sections replaced / run keys merged, validated, writing under tmp_path."""
+    """The tiny config with sections replaced (None removes one), run keys merged, validated, under tmp_path."""
     cfg = copy.deepcopy(TINY)
     run = {**cfg["run"], **sections.pop("run", {}), "out": str(tmp_path)}
     cfg.update(sections)
+    cfg = {k: v for k, v in cfg.items() if v is not None}
     cfg["run"] = run
     return validate(cfg)

@@ -19,7 +19,7 @@ def errors_for(cfg: dict) -> str:
 
 
 @pytest.mark.parametrize("change, expected", [
-    ({"optimizer": {"type": "RandomSearch"}}, r"config: unknown key 'optimizer' \(did you mean 'optim'\?\); allowed: model, slots"),
+    ({"optimizer": {"type": "RandomSearch"}}, r"config: unknown key 'optimizer' \(did you mean 'optim'\?\); allowed: model, template, slots"),
     ({"optim": {"type": "RandomSerch"}}, r"optim.type: unknown optimizer 'RandomSerch' \(did you mean 'RandomSearch'\?\); allowed: RandomSearch, GridSearch"),
     ({"optim": {"type": "RegularizedEvolution", "populaton": 5}}, r"optim \(RegularizedEvolution\): unknown option 'populaton' \(did you mean 'population'\?\)"),
     ({"optim": {"type": "RegularizedEvolution", "population": "ten"}}, r"optim \(RegularizedEvolution\).population: expected int, got str 'ten'"),
@@ -45,6 +45,7 @@ def test_config_errors_name_the_key_and_allowed_values(change, expected):
 
 def test_missing_sections_and_defaults():
     assert "missing section 'construct'" in errors_for({"model": {"type": "slot_cnn"}})
+    assert "exactly one of 'model'" in errors_for({"construct": TINY["construct"]})
     cfg = validate({"model": {"type": "slot_cnn"}, "construct": TINY["construct"]})
     assert cfg["optim"]["type"] == "RandomSearch" and cfg["run"]["budget"] == 20 and cfg["data"]["type"] == "digits"
 

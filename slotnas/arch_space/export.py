@@ -14,10 +14,15 @@ from .mixed_ops import MixedOp
 
 
 def active(module: nn.Module) -> nn.Module:
-    """What ``module`` currently computes: a Slot's entity or a mixed op's chosen candidate."""
-    while isinstance(module, (Slot, MixedOp)):
-        module = module.entity if isinstance(module, Slot) else module.to_fixed()
-    return module
+    """What ``module`` currently computes: a Slot's entity, a mixed op's chosen candidate, or what any
+    module with ``to_fixed()`` (e.g. a template's cell node) resolves to."""
+    while True:
+        if isinstance(module, Slot):
+            module = module.entity
+        elif isinstance(module, MixedOp) or hasattr(module, "to_fixed"):
+            module = module.to_fixed()
+        else:
+            return module
 
 
 def _resolve(module: nn.Module) -> nn.Module:

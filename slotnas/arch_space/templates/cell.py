@@ -1,0 +1,180 @@
+"""Cell-based template (NeuraSearchLib listing 2 / DARTS): stacked cells whose edges are Slots."""
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, List, Sequence, Tuple
+
+import torch
+from torch import nn
+
+from ...errors import SlotnasError
+from ...params import TensorParam
+from ...slot import Slot
+from .. import ops
+from ..mixed_ops import MixedOp
+from .spec import build_op, op_arguments, parse_op
+
+DETAIL_KEYS = ("num_nodes_per_cell", "num_init_nodes", "num_init_inputs", "primitive_operations", "reduction")
+
+
+def edge_factory(spec: str, channels: int, stride: int) -> Callable[[], nn.Module]:
+    """Factory of one edge operation on ``channels`` channels (``stride`` 2 on reducing edges)."""
+    name, _ = parse_op(spec)
+    accepted = op_arguments(name)
+    extra: Dict[str, Any] = {}
+    if "out_channels" in accepted:
+        extra["out_channels"] = channels
+    if stride != 1:
+        if "stride" not in accepted:
+            raise SlotnasError(f"template: operation {spec!r} cannot reduce resolution (no stride); use e.g. IDT")
+        extra["stride"] = stride
+    build_op(spec, channels, **extra)  # fail now, not at construct, if the spec is wrong
+    return lambda: build_op(spec, channels, **extra)[0]
+
+
+class CellNode(nn.Module):
+    """An intermediate node: the sum of its incoming edges (Slots), one per earlier node."""
+
+    def __init__(self, edges: Sequence[Slot], sources: Sequence[int], keep: int) -> None:
+        super().__init__()
+        self.edges = nn.ModuleList(edges)
+        self.sources, self.keep = list(sources), keep
+
+    def forward(self, states: List[torch.Tensor]) -> torch.Tensor:
+        out = None
+        for edge, src in zip(self.edges, self.sources):
+            y = edge(states[src])
+            out = y if out is None else out + y
+        return out
+
+    def to_fixed(self) -> nn.Module:
+        """Export: alpha mixed ops keep the top-``keep`` edges by strongest non-zero op (DARTS);
+        other edges keep their chosen op; edges choosing zero are dropped."""
+        chosen: List[Tuple[float, int, nn.Module]] = []
+        for i, edge in enumerate(self.edges):
+            entity = edge.entity
+            alpha = getattr(entity, "alpha", None)
+            if isinstance(entity, MixedOp) and isinstance(alpha, TensorParam):
+                probs = torch.softmax(alpha.value.detach(), -1)
+                nonzero = [j for j, z in enumerate(entity._is_zero) if not z]
+                if not nonzero:
+                    continue
+                best = max(nonzero, key=lambda j: float(probs[j]))
+                chosen.append((float(probs[best]), i, entity.candidates[best]))
+            else:
+                module = entity.to_fixed() if isinstance(entity, MixedOp) else entity
+                if not getattr(module, "is_zero", False):
+                    chosen.append((float("inf"), i, module))
+        if any(strength != float("inf") for strength, _, _ in chosen):
+            chosen = sorted(chosen, key=lambda c: -c[0])[: self.keep]
+        chosen.sort(key=lambda c: c[1])
+        return FixedNode([m for _, _, m in chosen], [self.sources[i] for _, i, _ in chosen])
+
+
+class FixedNode(nn.Module):
+    """An exported node: the sum of its kept edges."""
+
+    def __init__(self, edges: Sequence[nn.Module], sources: Sequence[int]) -> None:
+        super().__init__()
+        self.edges, self.sources = nn.ModuleList(edges), list(sources)
+
+    def forward(self, states: List[torch.Tensor]) -> torch.Tensor:
+        if not self.sources:
+            return torch.zeros_like(states[-1])
+        out = self.edges[0](states[self.sources[0]])
+        for edge, src in zip(self.edges[1:], self.sources[1:]):
+            out = out + edge(states[src])
+        return out
+
+
+class Cell(nn.Module):
+    """Preprocess the init inputs, then nodes over all earlier nodes; the output concatenates the nodes."""
+
+    def __init__(self, group: str, inputs: Sequence[Tuple[int, bool]], channels: int, reduction: bool,
+                 details: Dict[str, Any]) -> None:
+        super().__init__()
+        self.preprocess = nn.ModuleList(
+            ops.FactorizedReduce(c, channels) if needs_reduce else
+            nn.Sequential(nn.ReLU(inplace=False), *ops.conv_bn(c, channels, 1, 1)) for c, needs_reduce in inputs)
+        n_init = len(inputs)
+        nodes = []
+        for j in range(details["num_nodes_per_cell"]):
+            edges = []
+            for i in range(n_init + j):
+                stride = 2 if reduction and i < n_init else 1
+                choices = {spec: edge_factory(spec, channels, stride) for spec in details["primitive_operations"]}
+                edges.append(Slot(channels, channels, stride, group=f"{group}.node{j}.edge{i}", choices=choices))
+            nodes.append(CellNode(edges, range(n_init + j), details["num_init_inputs"]))
+        self.nodes = nn.ModuleList(nodes)
+        self.n_init = n_init
+
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        states = [pre(x) for pre, x in zip(self.preprocess, inputs)]
+        for node in self.nodes:
+            states.append(node(states))
+        return torch.cat(states[self.n_init:], dim=1)
+
+
+class CellNet(nn.Module):
+    """Stem, the cells in layout order (each fed by the previous ``num_init_nodes`` outputs), pooled head."""
+
+    def __init__(self, stem: nn.Module, cells: Sequence[Cell], n_inputs: Sequence[int], head_in: int,
+                 num_classes: int) -> None:
+        super().__init__()
+        self.stem, self.cells = stem, nn.ModuleList(cells)
+        self.n_inputs = list(n_inputs)
+        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(head_in, num_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        s = self.stem(x)
+        outputs = [s] * max(self.n_inputs)
+        for cell, n in zip(self.cells, self.n_inputs):
+            outputs.append(cell(*outputs[-n:]))
+        return self.head(outputs[-1])
+
+
+def _group_details(groups: Dict[int, str], details: Dict[str, Any]) -> Dict[int, Dict[str, Any]]:
+    per_group = all(isinstance(v, dict) for v in details.values()) and set(details) <= set(groups.values())
+    out = {}
+    for gid, name in groups.items():
+        d = dict(details[name]) if per_group else dict(details)
+        for key in d:
+            if key not in DETAIL_KEYS:
+                raise SlotnasError(f"template cell group {name!r}: unknown key {key!r}; allowed: {', '.join(DETAIL_KEYS)}")
+        d.setdefault("num_nodes_per_cell", 4)
+        d.setdefault("num_init_nodes", 2)
+        d.setdefault("num_init_inputs", 2)
+        d.setdefault("reduction", name == "reduction")
+        if not d.get("primitive_operations"):
+            raise SlotnasError(f"template cell group {name!r}: primitive_operations must be a non-empty list")
+        out[gid] = d
+    return out
+
+
+def cell(in_channels: int, num_classes: int, num_cell_groups: Dict[int, str], cells_layout: List[int],
+         cell_groups_details: Dict[str, Any], init_channels: int = 16, stem_multiplier: int = 3) -> CellNet:
+    """DARTS-style network: Slots on every edge, grouped so that all cells of a group share parameters."""
+    groups = {int(k): str(v) for k, v in num_cell_groups.items()}
+    for position, gid in enumerate(cells_layout):
+        if gid not in groups:
+            raise SlotnasError(f"template.cells_layout[{position}]: unknown cell group {gid!r}; "
+                               f"allowed: {', '.join(map(str, groups))}")
+    details = _group_details(groups, cell_groups_details)
+    stem_out = init_channels * stem_multiplier
+    stem = nn.Sequential(nn.Conv2d(in_channels, stem_out, 3, padding=1, bias=False), nn.BatchNorm2d(stem_out))
+    history: List[Tuple[int, int]] = [(stem_out, 0)]  # (channels, number of reductions) of each output
+    channels = init_channels
+    cells, n_inputs = [], []
+    for gid in cells_layout:
+        d = details[gid]
+        n = d["num_init_nodes"]
+        prev = (history[:1] * n + history)[-n:]
+        level = prev[-1][1]
+        inputs = [(c, lvl < level) for c, lvl in prev]
+        if any(level - lvl > 1 for _, lvl in prev):
+            raise SlotnasError("template: cell inputs span more than one reduction; lower num_init_nodes")
+        if d["reduction"]:
+            channels *= 2
+        cells.append(Cell(groups[gid], inputs, channels, d["reduction"], d))
+        n_inputs.append(n)
+        history.append((channels * d["num_nodes_per_cell"], level + (1 if d["reduction"] else 0)))
+    return CellNet(stem, cells, n_inputs, history[-1][0], num_classes)
