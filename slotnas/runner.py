@@ -118,7 +118,8 @@ def _retrain(fixed: nn.Module, data: DataBundle, trainer: Trainer, metrics: list
              run: Dict[str, Any]) -> Optional[Dict[str, Any]]:
     """Train the fixed winner from scratch (a plain network, whatever the supernet was)."""
     epochs = trainer.epochs if run["retrain_epochs"] is None else run["retrain_epochs"]
-    if epochs <= 0:
+    if epochs <= 0:  # keep the search weights, but with BatchNorm statistics of this architecture
+        trainer.recalibrate_bn(fixed, data.train, n_batches=20)
         return None
     estim = DefaultEstim(fixed, ParamSpace(), data, trainer, metrics=metrics, progress=False, epochs=epochs)
     return estim.measure({})

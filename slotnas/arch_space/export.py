@@ -59,6 +59,7 @@ def to_onnx(model: nn.Module, input_shape: Sequence[int], f: Union[str, io.Bytes
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore", torch.jit.TracerWarning)  # shape checks are constant per input size
         warnings.simplefilter("ignore", DeprecationWarning)  # the TorchScript exporter is chosen on purpose
+        warnings.filterwarnings("ignore", message="Constant folding")  # strided slices (Zero) stay unfolded
         torch.onnx.export(model, (example,), f, dynamo=False, opset_version=opset,
                           input_names=["input"], output_names=["output"])
     import onnx
