@@ -22,7 +22,7 @@ from .metrics import METRICS, Metric
 from .metrics.criterion import CriterionChain
 from .optim import OPTIMIZERS, GradientOptimizer
 from .optim.base import Result
-from .pareto import pareto_front, write_pareto
+from .pareto import costs, pareto_front, write_pareto
 from .params import ParamSpace
 from .registry import signature_options
 
@@ -145,8 +145,8 @@ def load_fixed(run_dir: str) -> nn.Module:
 
 def results_table(history: Sequence[Result], objective: str, mode: str = "max", top: int = 10) -> str:
     """Text table of the best results: rank, architecture, accuracy, params, latency if measured."""
-    ok = [r for r in history if not r[1].get("error") and isinstance(r[1].get(objective), (int, float))]
-    ok.sort(key=lambda r: r[1][objective], reverse=(mode == "max"))
+    key = [{"metric": objective, "mode": mode}]
+    ok = sorted((r for r in history if costs(r[1], key) is not None), key=lambda r: costs(r[1], key))
     has_latency = any("latency_ms" in m for _, m in ok)
     header = f"{'rank':>4}  {objective:>8}  {'params':>9}" + ("  latency_ms" if has_latency else "") + "  architecture"
     lines = [header, "-" * len(header)]

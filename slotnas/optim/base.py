@@ -11,6 +11,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from ..errors import SlotnasError
 from ..params import Categorical, Numeric, Param, ParamSpace
+from ..pareto import costs
 from ..registry import Registry
 
 OPTIMIZERS = Registry("optimizer")
@@ -82,10 +83,8 @@ class Optimizer:
 
     def score(self, metrics: Metrics) -> float:
         """Objective as a number to maximize; failed or missing results score -inf."""
-        value = metrics.get(self.objective)
-        if metrics.get("error") or not isinstance(value, (int, float)) or math.isnan(value):
-            return -math.inf
-        return float(value) if self.mode == "max" else -float(value)
+        cost = costs(metrics, [{"metric": self.objective, "mode": self.mode}])
+        return -math.inf if cost is None else -cost[0]
 
     def random_arch(self) -> Arch:
         """Uniformly random values for every parameter."""
