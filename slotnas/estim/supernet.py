@@ -6,14 +6,12 @@ import math
 from typing import Any, Dict, List, Optional, Sequence
 
 import torch
-from torch import nn
 
 from ..arch_space.mixed_ops import MixedOp
 from ..errors import SlotnasError
 from ..optim.base import Metrics, Result
 from ..optim.gradient import ArchBatch, GradientOptimizer
 from .base import Estimator, register_estimator
-from .trainer import NonFiniteLoss
 
 
 @register_estimator("SuperNetEstim")
@@ -53,8 +51,7 @@ class SuperNetEstim(Estimator):
             alpha.data = alpha.data.to(trainer.device)
         weights = [p for p in model.parameters() if p.requires_grad]
         w_opt = trainer.make_optimizer(weights)
-        steps = max(1, self.epochs * len(self.data.train))  # type: ignore[arg-type]
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(w_opt, steps) if trainer.scheduler == "cosine" else None
+        sched = trainer.make_scheduler(w_opt, self.epochs * len(self.data.train))  # type: ignore[arg-type]
         val_batches = itertools.cycle(self.data.val)
         bar = tqdm(range(self.epochs), desc="supernet", unit="epoch", disable=not self.progress, dynamic_ncols=True)
         for epoch in bar:
@@ -70,7 +67,7 @@ class SuperNetEstim(Estimator):
                     train_loss=lambda: trainer.loss(model(x), y),
                     weights=weights, weight_lr=w_opt.param_groups[0]["lr"], weight_decay=trainer.weight_decay))
                 optimizer.weight_mode()
-                train_loss = self._weight_step(x, y, w_opt, weights)
+                train_loss = trainer.train_step(model, w_opt, weights, x, y)
                 if sched is not None:
                     sched.step()
             metrics = self._epoch_metrics(epoch, train_loss, arch_obj, optimizer)
@@ -82,19 +79,6 @@ class SuperNetEstim(Estimator):
             plot_alphas(optimizer.history, {op.alpha.name: op.names for _, op in optimizer.ops},
                         self.journal.path("alphas.png"))
         return optimizer.history
-
-    def _weight_step(self, x: torch.Tensor, y: torch.Tensor, w_opt: torch.optim.Optimizer,
-                     weights: Sequence[nn.Parameter]) -> float:
-        w_opt.zero_grad(set_to_none=True)
-        loss = self.trainer.loss(self.model(x), y)
-        if not torch.isfinite(loss):
-            raise NonFiniteLoss(f"supernet training loss became {loss.item()}")
-        if loss.requires_grad:  # a sampled path of only zero ops has no weights to train
-            loss.backward()
-            if self.trainer.grad_clip:
-                nn.utils.clip_grad_norm_(weights, self.trainer.grad_clip)
-            w_opt.step()
-        return float(loss.detach())
 
     def _epoch_metrics(self, epoch: int, train_loss: float, arch_obj: float, optimizer: GradientOptimizer) -> Metrics:
         val = self.trainer.evaluate(self.model, self.data.val)

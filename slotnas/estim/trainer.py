@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from typing import Callable, Dict, Iterable, List, Optional
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -60,14 +60,35 @@ class Trainer:
         """Cross-entropy with optional label smoothing."""
         return F.cross_entropy(logits, target, label_smoothing=self.label_smoothing)
 
+    def make_scheduler(self, opt: torch.optim.Optimizer, steps: int) -> Optional[Any]:
+        """Cosine annealing over ``steps`` optimizer steps, or None."""
+        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(1, steps)) if self.scheduler == "cosine" else None
+
+    def train_step(self, model: nn.Module, opt: torch.optim.Optimizer, params: Sequence[nn.Parameter],
+                   x: torch.Tensor, y: torch.Tensor) -> float:
+        """One weight step on a batch (already on the device); returns the loss.
+
+        A non-finite loss raises NonFiniteLoss; a loss that depends on no weight (e.g. a sampled
+        path of only zero ops) is not stepped.
+        """
+        opt.zero_grad(set_to_none=True)
+        loss = self.loss(model(x), y)
+        if not torch.isfinite(loss):
+            raise NonFiniteLoss(f"training loss became {loss.item()}")
+        if loss.requires_grad:
+            loss.backward()
+            if self.grad_clip:
+                nn.utils.clip_grad_norm_(params, self.grad_clip)
+            opt.step()
+        return loss.item()
+
     def fit(self, model: nn.Module, batches: Iterable, epochs: Optional[int] = None,
             params: Optional[List[nn.Parameter]] = None, before_batch: Optional[Callable[[], None]] = None) -> float:
         """Train for ``epochs``; ``before_batch`` runs ahead of each step (e.g. SPOS path sampling)."""
         epochs = self.epochs if epochs is None else epochs
         params = [p for p in (params or model.parameters()) if p.requires_grad]
         opt = self.make_optimizer(params)
-        steps = max(1, epochs * len(batches))  # type: ignore[arg-type]
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps) if self.scheduler == "cosine" else None
+        sched = self.make_scheduler(opt, epochs * len(batches))  # type: ignore[arg-type]
         model.to(self.device).train()
         last = math.nan
         for _ in range(epochs):
@@ -75,17 +96,9 @@ class Trainer:
                 if before_batch is not None:
                     before_batch()
                 x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
-                opt.zero_grad(set_to_none=True)
-                loss = self.loss(model(x), y)
-                if not torch.isfinite(loss):
-                    raise NonFiniteLoss(f"training loss became {loss.item()}")
-                loss.backward()
-                if self.grad_clip:
-                    nn.utils.clip_grad_norm_(params, self.grad_clip)
-                opt.step()
+                last = self.train_step(model, opt, params, x, y)
                 if sched is not None:
                     sched.step()
-                last = loss.item()
         return last
 
     @torch.no_grad()
