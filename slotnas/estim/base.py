@@ -72,11 +72,7 @@ class Estimator:
         try:
             self.space.update(arch)
             metrics = self.estimate()
-            for metric in self.metrics:
-                try:
-                    metrics.update(metric.compute(self.model))
-                except Exception as exc:  # one metric failing does not lose the others
-                    metrics[f"{type(metric).__name__}_error"] = f"{type(exc).__name__}: {exc}"
+            self.add_metrics(metrics)
             if self.criterion:
                 metrics["criterion"] = float(self.criterion(metrics["val_loss"], metrics))
         except ParamError:
@@ -85,6 +81,15 @@ class Estimator:
             metrics = {"error": f"{type(exc).__name__}: {exc}"}
         metrics["seconds"] = round(time.perf_counter() - start, 4)
         return metrics
+
+    def add_metrics(self, metrics: Metrics) -> None:
+        """Merge every metric of the current architecture into ``metrics``; a failing one is recorded
+        as ``<Metric>_error`` and does not lose the others."""
+        for metric in self.metrics:
+            try:
+                metrics.update(metric.compute(self.model))
+            except Exception as exc:
+                metrics[f"{type(metric).__name__}_error"] = f"{type(exc).__name__}: {exc}"
 
     def record(self, arch: Arch, metrics: Metrics) -> None:
         """Append one result to the journal."""
@@ -95,9 +100,7 @@ class Estimator:
         """Evaluate up to ``budget`` architectures proposed by ``optimizer``; return its history."""
         from tqdm.auto import tqdm
 
-        if not hasattr(optimizer, "next"):
-            raise SlotnasError(f"optim {getattr(optimizer, 'method', type(optimizer).__name__)} is gradient-based: "
-                               "use estim SuperNetEstim")
+        require_discrete(optimizer)
         self.prepare()
         bar = tqdm(total=budget, desc="search", unit="arch", disable=not self.progress, dynamic_ncols=True)
         try:
@@ -119,6 +122,13 @@ class Estimator:
         finally:
             bar.close()
         return optimizer.history
+
+
+def require_discrete(optimizer: Any) -> None:
+    """Raise a one-line error for a gradient optimizer given to a discrete estimator."""
+    if not hasattr(optimizer, "next"):
+        raise SlotnasError(f"optim {getattr(optimizer, 'method', type(optimizer).__name__)} is gradient-based: "
+                           "use estim SuperNetEstim")
 
 
 def _short(value: Any) -> Any:

@@ -3,9 +3,8 @@ from __future__ import annotations
 
 from typing import Any, List, Optional
 
-from ..errors import SlotnasError
 from ..optim.base import Metrics, Optimizer, Result
-from .base import Estimator, register_estimator
+from .base import Estimator, register_estimator, require_discrete
 from .trainer import reset_weights
 
 
@@ -37,9 +36,7 @@ class DefaultEstim(SubNetEstim):
 
     def run(self, optimizer: Optimizer, budget: int = 1) -> List[Result]:
         """Evaluate the current architecture once, whatever the optimizer would propose."""
-        if not hasattr(optimizer, "params"):
-            raise SlotnasError(f"optim {getattr(optimizer, 'method', type(optimizer).__name__)} is gradient-based: "
-                               "use estim SuperNetEstim")
+        require_discrete(optimizer)
         arch = {p.name: p.value for p in optimizer.params}
         metrics = self.measure(arch)
         self.record(arch, metrics)

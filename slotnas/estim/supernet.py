@@ -84,11 +84,7 @@ class SuperNetEstim(Estimator):
         val = self.trainer.evaluate(self.model, self.data.val)
         metrics: Metrics = {"epoch": epoch, "val_acc": val["acc"], "val_loss": val["loss"], "train_loss": train_loss,
                             "arch_objective": arch_obj, "alphas": optimizer.probabilities()}
-        for metric in self.metrics:
-            try:
-                metrics.update(metric.compute(self.model))
-            except Exception as exc:  # a metric failing is recorded, the search goes on
-                metrics[f"{type(metric).__name__}_error"] = f"{type(exc).__name__}: {exc}"
+        self.add_metrics(metrics)
         return metrics
 
 
