@@ -5,7 +5,6 @@ import fnmatch
 from collections import OrderedDict
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
 
-import torch
 from torch import nn
 
 from ..errors import SlotError, SlotnasError
@@ -13,6 +12,7 @@ from ..params import Categorical, Param, ParamSpace
 from ..registry import Registry, check_options
 from ..slot import Slot, find_slots
 from .candidates import CANDIDATES, build_candidate
+from .export import module_device
 from .mixed_ops import MIXED_OPS
 
 CONSTRUCTORS = Registry("constructor")
@@ -69,14 +69,6 @@ def _group_candidates(members: Sequence[Slot], candidates: Optional[List[str]], 
     return names
 
 
-def _device_of(module: nn.Module) -> Optional[torch.device]:
-    for tensor in module.parameters():
-        return tensor.device
-    for tensor in module.buffers():
-        return tensor.device
-    return None
-
-
 @register_constructor("mixed_op")
 def mixed_op(slots: Sequence[Slot], space: ParamSpace, candidates: Optional[Sequence[str]] = None,
              mixed: str = "weighted_sum", **options: Any) -> None:
@@ -119,9 +111,8 @@ class _SwapCandidate:
         for slot, cache in zip(self.slots, self.cache):
             module = cache.get(choice)
             if module is None:
-                device = _device_of(slot)
                 module = build_choice(choice, slot)
-                cache[choice] = module.to(device) if device is not None else module
+                cache[choice] = module.to(module_device(slot))
             slot.set_entity(module, candidate=choice)
 
 

@@ -7,10 +7,17 @@ import itertools
 import warnings
 from typing import Iterator, Sequence, Union
 
+import torch
 from torch import nn
 
 from ..slot import Slot
 from .mixed_ops import MixedOp
+
+
+def module_device(module: nn.Module) -> torch.device:
+    """Device of the module's first parameter (else buffer); CPU when it has neither."""
+    first = next(itertools.chain(module.parameters(), module.buffers()), None)
+    return first.device if first is not None else torch.device("cpu")
 
 
 def active(module: nn.Module) -> nn.Module:
@@ -51,11 +58,8 @@ def iter_active(module: nn.Module) -> Iterator[nn.Module]:
 
 def to_onnx(model: nn.Module, input_shape: Sequence[int], f: Union[str, io.BytesIO], opset: int = 17) -> None:
     """Export a fixed model to ONNX (TorchScript exporter: ~10x faster than dynamo here), checked by onnx."""
-    import torch
-
     model = model.eval()
-    first = next(itertools.chain(model.parameters(), model.buffers()), None)
-    example = torch.randn(1, *input_shape, device=first.device if first is not None else "cpu")
+    example = torch.randn(1, *input_shape, device=module_device(model))
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore", torch.jit.TracerWarning)  # shape checks are constant per input size
         warnings.simplefilter("ignore", DeprecationWarning)  # the TorchScript exporter is chosen on purpose

@@ -6,6 +6,7 @@ from typing import Any, Callable, Dict, Sequence
 import torch
 from torch import nn
 
+from ..arch_space.export import module_device
 from ..registry import Registry
 
 METRICS = Registry("metric")
@@ -32,8 +33,7 @@ def probe_forward(model: nn.Module, input_shape: Sequence[int]) -> None:
     was_training = model.training
     try:
         model.eval()
-        device = next((p.device for p in model.parameters()), torch.device("cpu"))
         with torch.no_grad():
-            model(torch.zeros(1, *input_shape, device=device))
+            model(torch.zeros(1, *input_shape, device=module_device(model)))
     finally:
         model.train(was_training)
