@@ -8,7 +8,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 import yaml
 
 from .errors import SlotnasError
-from .registry import Registry, check_options, did_you_mean, type_matches
+from .registry import Registry, check_options, component_options, did_you_mean, type_matches
 
 DEFAULT_CONFIG = os.path.join(os.path.dirname(__file__), "configs", "default.yaml")
 
@@ -101,7 +101,7 @@ def _component(section: str, spec: Any, registry: Registry, kind: Optional[str] 
         spec = {"type": spec}
     if not isinstance(spec, dict) or "type" not in spec:
         raise SlotnasError(f"{section}: needs 'type'; allowed: {', '.join(registry.names())}")
-    options = {k: v for k, v in spec.items() if k != "type"}
+    options = component_options(spec)
     try:
         cls = registry.get(spec["type"])
     except SlotnasError as exc:
@@ -119,7 +119,7 @@ def _validate_model(spec: Any) -> Dict[str, Any]:
         raise SlotnasError("model: needs 'type' (a registered model, torchvision:NAME or module:Class)")
     builder = resolve_model(spec["type"])
     if not spec["type"].startswith("torchvision:"):
-        check_options(builder, f"model ({spec['type']})", {k: v for k, v in spec.items() if k != "type"})
+        check_options(builder, f"model ({spec['type']})", component_options(spec))
     return dict(spec)
 
 

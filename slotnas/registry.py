@@ -64,6 +64,11 @@ class Registry:
         return len(self._items)
 
 
+def component_options(spec: Dict[str, Any]) -> Dict[str, Any]:
+    """The options of a ``{type: NAME, ...}`` config entry: everything but ``type``."""
+    return {k: v for k, v in spec.items() if k != "type"}
+
+
 def signature_options(fn: Callable) -> Tuple[Dict[str, inspect.Parameter], bool]:
     """Keyword options of a function or class, following ``**kwargs`` up the class hierarchy.
 

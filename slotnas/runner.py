@@ -24,7 +24,7 @@ from .optim import OPTIMIZERS, GradientOptimizer
 from .optim.base import Result
 from .pareto import costs, pareto_front, write_pareto
 from .params import ParamSpace
-from .registry import signature_options
+from .registry import component_options, signature_options
 
 
 @dataclass
@@ -54,13 +54,9 @@ def build_space(cfg: Dict[str, Any], input_shape: Sequence[int], num_classes: in
     return model, construct(model, cfg["construct"])
 
 
-def _options(spec: Dict[str, Any]) -> Dict[str, Any]:
-    return {k: v for k, v in spec.items() if k != "type"}
-
-
 def build_metric(spec: Dict[str, Any], input_shape: Sequence[int]) -> Metric:
     """A metric from its config; ``input_shape`` comes from the data unless the spec sets it."""
-    options = _options(spec)
+    options = component_options(spec)
     options.setdefault("input_shape", input_shape)
     return METRICS.get(spec["type"])(**options)
 
@@ -82,9 +78,9 @@ def run_search(cfg: Dict[str, Any]) -> SearchResult:
     trainer = Trainer(**cfg["trainer"])
     estim = ESTIMATORS.get(cfg["estim"]["type"])(model, space, data, trainer, metrics=metrics, journal=journal,
                                                   progress=run["progress"], criterion=CriterionChain(cfg["criterion"]),
-                                                  **_options(cfg["estim"]))
+                                                  **component_options(cfg["estim"]))
     optim_cls = OPTIMIZERS.get(cfg["optim"]["type"])
-    optim_options = _options(cfg["optim"])
+    optim_options = component_options(cfg["optim"])
     if "objectives" in cfg and "objectives" in signature_options(optim_cls)[0]:
         optim_options.setdefault("objectives", cfg["objectives"])
     optim = optim_cls(space, seed=run["seed"], **optim_options)

@@ -16,6 +16,7 @@ from ..arch_space.export import to_onnx
 from ..arch_space.mixed_ops import MixedOp
 from ..errors import SlotnasError
 from ..params import Categorical, ParamSpace, TensorParam
+from ..registry import component_options
 from ..slot import Slot, find_slots
 from .base import Metric, probe_forward, register_metric
 from .onnx import OrtLatencyMetric
@@ -184,7 +185,7 @@ class LutLatencyMetric(Metric):
 def latency_profiler(cfg: Dict[str, Any], input_shape: Sequence[int]) -> OrtLatencyMetric:
     """The onnxruntime profiler a config's latency metric describes (defaults if it has none)."""
     spec = next((m for m in cfg["metrics"] if m["type"] in ("latency", "ort_latency")), {"type": "latency"})
-    options = {k: v for k, v in spec.items() if k != "type"}
+    options = component_options(spec)
     options.setdefault("input_shape", list(input_shape))
     return OrtLatencyMetric(**options)
 

@@ -5,7 +5,7 @@ from typing import Any, Dict, Sequence
 
 from torch import nn
 
-from ...registry import Registry, check_options
+from ...registry import Registry, check_options, component_options
 from .block import block
 from .cell import cell
 from .spec import TEMPLATE_OPS, build_op, parse_op, register_template_op
@@ -17,7 +17,7 @@ TEMPLATES.register("cell")(cell)
 
 def build_template(spec: Dict[str, Any], input_shape: Sequence[int], num_classes: int) -> nn.Module:
     """The model a validated ``template:`` section describes, for the data's input shape and classes."""
-    options = {k: v for k, v in spec.items() if k != "type"}
+    options = component_options(spec)
     return TEMPLATES.get(spec["type"])(in_channels=input_shape[0], num_classes=num_classes, **options)
 
 
@@ -31,7 +31,7 @@ def check_template(spec: Any) -> Dict[str, Any]:
         fn = TEMPLATES.get(spec["type"])
     except SlotnasError as exc:
         raise SlotnasError(f"template.type: {exc}") from None
-    options = {k: v for k, v in spec.items() if k != "type"}
+    options = component_options(spec)
     check_options(fn, f"template ({spec['type']})", options, injected=("in_channels", "num_classes"))
     fn(in_channels=3, num_classes=10, **options)  # structure errors now, before any data or training
     return dict(spec)
