@@ -1,8 +1,6 @@
 """Latency lookup table: each candidate timed once per slot context; an architecture = base + sum."""
 from __future__ import annotations
 
-import copy
-import io
 import json
 import random
 from dataclasses import dataclass
@@ -12,7 +10,6 @@ import torch
 from torch import nn
 
 from ..arch_space.construct import build_choice
-from ..arch_space.export import to_onnx
 from ..arch_space.mixed_ops import MixedOp
 from ..errors import SlotnasError
 from ..params import Categorical, ParamSpace, TensorParam
@@ -94,7 +91,8 @@ class LatencyLUT:
             for cid, module in slot_options(ctx, space).items():
                 key = ctx.key(cid)
                 if key not in lut.entries:
-                    lut.entries[key] = lut._time_module(module, ctx.in_shape, profiler)
+                    onnx_bytes = profiler.exporter.export(module, ctx.in_shape[1:])
+                    lut.entries[key] = profiler.measure(onnx_bytes)["latency_ms"]
         rng = random.Random(seed)
         residuals = []
         for i in range(calibrate):
@@ -104,12 +102,6 @@ class LatencyLUT:
             residuals.append(measured - lut.sum_choices(contexts))
         lut.base_ms = sum(residuals) / len(residuals) if residuals else 0.0
         return lut
-
-    @staticmethod
-    def _time_module(module: nn.Module, in_shape: Shape, profiler: OrtLatencyMetric) -> float:
-        buffer = io.BytesIO()
-        to_onnx(copy.deepcopy(module).eval(), in_shape[1:], buffer, opset=profiler.exporter.opset)
-        return profiler.measure(buffer.getvalue())["latency_ms"]
 
     # -- predicting -----------------------------------------------------------------------------
     def lookup(self, ctx: SlotContext, candidate: str) -> float:

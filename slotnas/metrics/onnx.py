@@ -25,12 +25,13 @@ class OnnxExportMetric(Metric):
         super().__init__(input_shape)
         self.opset = opset
 
-    def export(self, model: nn.Module) -> bytes:
-        """ONNX bytes of the current architecture, validated by onnx.checker."""
-        if self.input_shape is None:
+    def export(self, model: nn.Module, input_shape: Optional[Sequence[int]] = None) -> bytes:
+        """ONNX bytes of the current architecture (input ``input_shape``, default the metric's), checked."""
+        input_shape = input_shape or self.input_shape
+        if input_shape is None:
             raise SlotnasError("onnx_export: input_shape is unknown; set it or take it from the data config")
         buffer = io.BytesIO()
-        to_onnx(fix(model), self.input_shape, buffer, opset=self.opset)
+        to_onnx(fix(model), input_shape, buffer, opset=self.opset)
         return buffer.getvalue()
 
     def compute(self, target: nn.Module) -> Dict[str, Any]:
