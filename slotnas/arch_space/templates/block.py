@@ -10,7 +10,7 @@ from torch import nn
 from ...errors import SlotnasError
 from ...params import Categorical, ParamSpace
 from ...slot import Slot
-from .spec import build_op, op_arguments, parse_op
+from .spec import build_op, format_op, op_arguments, parse_op
 
 COMBINE_OPS = ("sum", "concat")
 NodeId = Union[int, str]
@@ -110,7 +110,7 @@ def _resolve_ops(node: int, by_id: Dict[int, Dict[str, Any]], seen: Tuple[int, .
 def _with_stride_one(spec: str) -> str:
     name, args = parse_op(spec)
     args.pop("stride", None)
-    return name + ("-" + "&".join(f"{k}:{v}" for k, v in args.items()) if args else "")
+    return format_op(name, args)
 
 
 SHORT = {"kernel_size": "k", "expansion_ratio": "e", "out_channels": "c", "stride": "s", "dilation": "d"}
@@ -131,7 +131,7 @@ def expand_choices(ops: Sequence[str], other_configs: Dict[str, List[Any]]) -> D
         for values in itertools.product(*(other_configs[k] for k in free)):
             args = {**fixed, **dict(zip(free, values))}
             label = "-".join([name] + [f"{SHORT.get(k, k)}{v}" for k, v in zip(free, values)])
-            choices[label] = name + ("-" + "&".join(f"{k}:{v}" for k, v in args.items()) if args else "")
+            choices[label] = format_op(name, args)
     return choices
 
 

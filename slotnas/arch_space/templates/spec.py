@@ -52,6 +52,11 @@ def parse_op(spec: str) -> Tuple[str, Dict[str, Any]]:
     return name, args
 
 
+def format_op(name: str, args: Dict[str, Any]) -> str:
+    """Inverse of ``parse_op``: ('MBConv', {'stride': 2}) -> 'MBConv-stride:2'."""
+    return name + ("-" + "&".join(f"{k}:{v}" for k, v in args.items()) if args else "")
+
+
 def op_arguments(name: str) -> list:
     """Names of the arguments operation ``name`` accepts."""
     if name in CANDIDATES:
