@@ -6,7 +6,7 @@ from slotnas import Slot, SlotnasError, SlotError, build_candidate, register_can
 from slotnas.arch_space import CANDIDATES, candidate_names
 
 BUILT_IN = (
-    [f"NC{k}" for k in (1, 3, 5, 7)] + [f"SC{k}" for k in (3, 5, 7)] + ["DC3", "DC5"]
+    [f"NC{k}" for k in (1, 3, 5, 7)] + [f"SC{k}" for k in (3, 5, 7)] + [f"DW{k}" for k in (3, 5, 7)] + ["DC3", "DC5"]
     + [f"MB{k}E{e}" for k in (3, 5, 7) for e in (1, 3, 6)] + ["AVG3", "MAX3", "IDT", "NIL"]
 )
 
@@ -31,6 +31,13 @@ def test_candidate_shapes_and_backward(name, stride, chn_out):
 
 def test_identity_is_a_true_identity_when_shapes_match():
     assert isinstance(build_candidate("IDT", Slot(8, 8, 1)), nn.Identity)
+
+
+def test_depthwise_needs_a_channel_multiple():
+    conv = build_candidate("DW3", Slot(8, 8, 1)).__getitem__(0)
+    assert conv.groups == 8 and conv.weight.shape == (8, 1, 3, 3)
+    with pytest.raises(SlotError, match=r"out channels \(12\) must be a multiple of in channels \(8\)"):
+        build_candidate("DW3", Slot(8, 12, 1))
 
 
 def test_mbconv_residual_only_when_shapes_match():

@@ -1,4 +1,4 @@
-"""Candidate registry: ids such as NC3, SC5, MB3E6, IDT, NIL, ORIG built from a Slot's arguments."""
+"""Candidate registry: ids such as NC3, SC5, DW3, MB3E6, IDT, NIL, ORIG built from a Slot's arguments."""
 from __future__ import annotations
 
 from typing import Callable, List
@@ -37,6 +37,8 @@ for _k in (1, 3, 5, 7):
     register_candidate(f"NC{_k}")(lambda s, k=_k: ops.ConvBNReLU(s.chn_in, s.chn_out, k, s.stride))
 for _k in (3, 5, 7):
     register_candidate(f"SC{_k}")(lambda s, k=_k: ops.SepConv(s.chn_in, s.chn_out, k, s.stride))
+for _k in (3, 5, 7):
+    register_candidate(f"DW{_k}")(lambda s, k=_k: ops.DepthwiseConv(s.chn_in, s.chn_out, k, s.stride))
 for _k in (3, 5):
     register_candidate(f"DC{_k}")(lambda s, k=_k: ops.SepConv(s.chn_in, s.chn_out, k, s.stride, dilation=2))
 for _k in (3, 5, 7):

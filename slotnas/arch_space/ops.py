@@ -6,6 +6,8 @@ from typing import List
 import torch
 from torch import nn
 
+from ..errors import SlotError
+
 
 def conv_bn(c_in: int, c_out: int, k: int, stride: int, dilation: int = 1, groups: int = 1) -> List[nn.Module]:
     """A 'same'-padded k x k convolution followed by batch norm."""
@@ -18,6 +20,15 @@ class ConvBNReLU(nn.Sequential):
 
     def __init__(self, c_in: int, c_out: int, k: int, stride: int = 1) -> None:
         super().__init__(*conv_bn(c_in, c_out, k, stride), nn.ReLU(inplace=False))
+
+
+class DepthwiseConv(nn.Sequential):
+    """Depthwise k x k -> BN -> ReLU (Liu et al.'s primitive); out channels must be a multiple of in."""
+
+    def __init__(self, c_in: int, c_out: int, k: int, stride: int = 1) -> None:
+        if c_out % c_in:
+            raise SlotError(f"depthwise conv: out channels ({c_out}) must be a multiple of in channels ({c_in})")
+        super().__init__(*conv_bn(c_in, c_out, k, stride, groups=c_in), nn.ReLU(inplace=False))
 
 
 class SepConv(nn.Sequential):

@@ -1,7 +1,6 @@
 """Block-wise template (NeuraSearchLib listing 1): a chain of nodes, each choosing among operations."""
 from __future__ import annotations
 
-import itertools
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -10,7 +9,7 @@ from torch import nn
 from ...errors import SlotnasError
 from ...params import Categorical, ParamSpace
 from ...slot import Slot
-from .spec import build_op, format_op, op_arguments, parse_op
+from .spec import build_op, expand_choices, format_op, parse_op
 
 COMBINE_OPS = ("sum", "concat")
 NodeId = Union[int, str]
@@ -111,28 +110,6 @@ def _with_stride_one(spec: str) -> str:
     name, args = parse_op(spec)
     args.pop("stride", None)
     return format_op(name, args)
-
-
-SHORT = {"kernel_size": "k", "expansion_ratio": "e", "out_channels": "c", "stride": "s", "dilation": "d"}
-
-
-def expand_choices(ops: Sequence[str], other_configs: Dict[str, List[Any]]) -> Dict[str, str]:
-    """Label -> full spec for each operation times the values of the searchable arguments it leaves open.
-
-    A label names the operation and its searched values only, e.g. ``MBConv-k5-e3``.
-    """
-    choices: Dict[str, str] = {}
-    for spec in ops:
-        name, fixed = parse_op(spec)
-        free = [k for k in other_configs if k in op_arguments(name) and k not in fixed]
-        if "out_channels" in free:
-            raise SlotnasError(f"template: searching out_channels of {spec!r} is not supported yet; "
-                               "fix it in the operation (e.g. MBConv-out_channels:24)")
-        for values in itertools.product(*(other_configs[k] for k in free)):
-            args = {**fixed, **dict(zip(free, values))}
-            label = "-".join([name] + [f"{SHORT.get(k, k)}{v}" for k, v in zip(free, values)])
-            choices[label] = format_op(name, args)
-    return choices
 
 
 def block(in_channels: int, num_classes: int, node_operations: List[Dict[str, Any]],

@@ -1,7 +1,7 @@
 """Cell-based template (NeuraSearchLib listing 2 / DARTS): stacked cells whose edges are Slots."""
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Sequence, Tuple
+from typing import Any, Dict, List, Sequence, Tuple
 
 import torch
 from torch import nn
@@ -11,24 +11,9 @@ from ...params import TensorParam
 from ...slot import Slot
 from .. import ops
 from ..mixed_ops import MixedOp
-from .spec import build_op, op_arguments, parse_op
+from .spec import op_factory
 
 DETAIL_KEYS = ("num_nodes_per_cell", "num_init_nodes", "num_init_inputs", "primitive_operations", "reduction")
-
-
-def edge_factory(spec: str, channels: int, stride: int) -> Callable[[], nn.Module]:
-    """Factory of one edge operation on ``channels`` channels (``stride`` 2 on reducing edges)."""
-    name, _ = parse_op(spec)
-    accepted = op_arguments(name)
-    extra: Dict[str, Any] = {}
-    if "out_channels" in accepted:
-        extra["out_channels"] = channels
-    if stride != 1:
-        if "stride" not in accepted:
-            raise SlotnasError(f"template: operation {spec!r} cannot reduce resolution (no stride); use e.g. IDT")
-        extra["stride"] = stride
-    build_op(spec, channels, **extra)  # fail now, not at construct, if the spec is wrong
-    return lambda: build_op(spec, channels, **extra)[0]
 
 
 class CellNode(nn.Module):
@@ -101,7 +86,7 @@ class Cell(nn.Module):
             edges = []
             for i in range(n_init + j):
                 stride = 2 if reduction and i < n_init else 1
-                choices = {spec: edge_factory(spec, channels, stride) for spec in details["primitive_operations"]}
+                choices = {spec: op_factory(spec, channels, stride)[0] for spec in details["primitive_operations"]}
                 edges.append(Slot(channels, channels, stride, group=f"{group}.node{j}.edge{i}", choices=choices))
             nodes.append(CellNode(edges, range(n_init + j), details["num_init_inputs"]))
         self.nodes = nn.ModuleList(nodes)

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable, Dict, Tuple
+import itertools
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from torch import nn
 
@@ -82,6 +83,47 @@ def build_op(spec_or_name: str, in_channels: int, **extra: Any) -> Built:
         out = args.get("out_channels", in_channels)
         return build_candidate(name, Slot(in_channels, out, args.get("stride", 1))), out
     return TEMPLATE_OPS.get(name)(in_channels, **args)
+
+
+SHORT = {"kernel_size": "k", "expansion_ratio": "e", "out_channels": "c", "stride": "s", "dilation": "d"}
+
+
+def expand_choices(ops: Sequence[str], other_configs: Dict[str, List[Any]]) -> Dict[str, str]:
+    """Label -> full spec for each operation times the values of the searchable arguments it leaves open.
+
+    A label names the operation and its searched values only, e.g. ``MBConv-k5-e3``.
+    """
+    choices: Dict[str, str] = {}
+    for spec in ops:
+        name, fixed = parse_op(spec)
+        free = [k for k in other_configs if k in op_arguments(name) and k not in fixed]
+        if "out_channels" in free:
+            raise SlotnasError(f"template: searching out_channels of {spec!r} is not supported yet; "
+                               "fix it in the operation (e.g. MBConv-out_channels:24)")
+        for values in itertools.product(*(other_configs[k] for k in free)):
+            args = {**fixed, **dict(zip(free, values))}
+            label = "-".join([name] + [f"{SHORT.get(k, k)}{v}" for k, v in zip(free, values)])
+            choices[label] = format_op(name, args)
+    return choices
+
+
+def op_factory(spec: str, in_channels: int, stride: Optional[int] = None) -> Tuple[Callable[[], nn.Module], int, int]:
+    """Factory of operation ``spec`` on ``in_channels``, with its (out_channels, stride).
+
+    out_channels defaults to ``in_channels``; a given ``stride`` is imposed (e.g. on a reduction
+    cell's edges). The operation is built once here so that a bad spec fails at build time.
+    """
+    name, args = parse_op(spec)
+    extra: Dict[str, Any] = {}
+    accepted = op_arguments(name) if name in TEMPLATE_OPS or name in CANDIDATES else []
+    if "out_channels" in accepted and "out_channels" not in args:
+        extra["out_channels"] = in_channels
+    if stride is not None and stride != 1:
+        if "stride" not in accepted:
+            raise SlotnasError(f"template: operation {spec!r} cannot reduce resolution (no stride); use e.g. IDT")
+        extra["stride"] = stride
+    _, out = build_op(spec, in_channels, **extra)
+    return (lambda: build_op(spec, in_channels, **extra)[0]), out, {**args, **extra}.get("stride", 1)
 
 
 @register_template_op("Conv2d")
