@@ -65,10 +65,10 @@ class Slot(nn.Module):
         return f"name={self.name!r}, chn_in={self.chn_in}, chn_out={self.chn_out}, stride={self.stride}{extra}"
 
 
-def find_slots(model: nn.Module) -> List[Slot]:
-    """All Slots in ``model`` in module order, each given its dotted name in the model."""
+def find_slots(model: nn.Module, prefix: str = "") -> List[Slot]:
+    """All Slots in ``model`` in module order, each given its dotted name in the model (after ``prefix``)."""
     slots = []
-    for path, module in model.named_modules():
+    for path, module in model.named_modules(prefix=prefix):
         if isinstance(module, Slot):
             module.name = path or module.name
             slots.append(module)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections import OrderedDict
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from torch import nn
 
@@ -69,6 +69,20 @@ def _group_candidates(members: Sequence[Slot], candidates: Optional[List[str]], 
     return names
 
 
+def _group_param(space: ParamSpace, name: str, fresh: Param, where: str) -> Param:
+    """The group's parameter: ``fresh`` added to the space, or the one already there (a group met again,
+    e.g. a template pattern nested at two depths), which must offer the same choices."""
+    if name not in space:
+        return space.add(fresh)
+    existing = space.get(name)
+    same = type(existing) is type(fresh) and (
+        getattr(existing, "choices", None) == getattr(fresh, "choices", None)
+        and getattr(existing, "shape", None) == getattr(fresh, "shape", None))
+    if not same:
+        raise SlotnasError(f"{where}: group {name!r} already has a parameter with other choices ({existing!r})")
+    return existing
+
+
 @register_constructor("mixed_op")
 def mixed_op(slots: Sequence[Slot], space: ParamSpace, candidates: Optional[Sequence[str]] = None,
              mixed: str = "weighted_sum", **options: Any) -> None:
@@ -79,7 +93,7 @@ def mixed_op(slots: Sequence[Slot], space: ParamSpace, candidates: Optional[Sequ
     check_options(op_cls, f"mixed op {mixed!r}", options, injected=("candidates", "alpha", "param"))
     for name, members in group_slots(slots).items():
         names = _group_candidates(members, candidates, where)
-        param = space.add(op_cls.make_param(names, name))
+        param = _group_param(space, name, op_cls.make_param(names, name), where)
         for slot in members:
             built = [(c, build_choice(c, slot)) for c in names]
             slot.set_entity(op_cls(built, param, **options))
@@ -88,32 +102,86 @@ def mixed_op(slots: Sequence[Slot], space: ParamSpace, candidates: Optional[Sequ
 @register_constructor("categorical")
 def categorical(slots: Sequence[Slot], space: ParamSpace, candidates: Optional[Sequence[str]] = None,
                 default: Optional[str] = None) -> None:
-    """Each group of Slots gets a Categorical; its handler swaps in the chosen candidate (cached)."""
+    """Each group of Slots gets a Categorical; its handler swaps in the chosen candidate (built once, cached).
+
+    Slots inside a candidate (e.g. a template's motif) join this step when the candidate is built. A
+    slot's own choices are built once when their group's parameter is made, so that the parameters of
+    every nested Slot exist before the search starts; registry candidates are built when first chosen.
+    """
     where = "constructor 'categorical'"
-    candidates = _check_candidates(candidates, where)
-    for name, members in group_slots(slots).items():
-        names = _group_candidates(members, candidates, where)
-        param = space.add(Categorical(names, default=default, name=name))
-        handler = _SwapCandidate(members)
-        space.connect(handler, [name])
-        handler(param)
+    _CategoricalStep(space, _check_candidates(candidates, where), where).add(slots, default=default)
 
 
-class _SwapCandidate:
-    """Transform handler: set each Slot's entity to the chosen candidate, built once per id."""
+class _CategoricalStep:
+    """The categorical constructor's state: member Slots per group, built candidates, nesting."""
 
-    def __init__(self, slots: Sequence[Slot]) -> None:
-        self.slots = list(slots)
-        self.cache: List[Dict[str, nn.Module]] = [{} for _ in self.slots]
+    def __init__(self, space: ParamSpace, candidates: Optional[List[str]], where: str) -> None:
+        self.space, self.candidates, self.where = space, candidates, where
+        self.members: Dict[str, List[Slot]] = {}
+        self.cache: Dict[int, Dict[str, nn.Module]] = {}  # id(slot) -> candidate id -> module
+        self.owner: Dict[int, Tuple[Slot, str]] = {}  # id(nested slot) -> (outer slot, candidate holding it)
+        self.nested: Dict[Tuple[int, str], List[Slot]] = {}  # (id(outer slot), candidate) -> its Slots
 
-    def __call__(self, param: Param) -> None:
-        choice = param.value
-        for slot, cache in zip(self.slots, self.cache):
-            module = cache.get(choice)
-            if module is None:
-                module = build_choice(choice, slot)
-                cache[choice] = module.to(module_device(slot))
-            slot.set_entity(module, candidate=choice)
+    def add(self, slots: Sequence[Slot], default: Optional[str] = None,
+            owner: Optional[Tuple[Slot, str]] = None) -> None:
+        """Bind Slots to their groups' parameters (made on first sight) and set the active ones."""
+        for name, members in group_slots(slots).items():
+            names = _group_candidates(members, self.candidates, self.where)
+            new = name not in self.members
+            if new:
+                pick = default if owner is None or default in names else None
+                param = _group_param(self.space, name, Categorical(names, default=pick, name=name), self.where)
+                self.members[name] = []
+                self.space.connect(lambda p, name=name: self.update(name, p), [name])
+            else:
+                param = _group_param(self.space, name, Categorical(names, name=name), self.where)
+            for slot in members:
+                self.members[name].append(slot)
+                self.cache[id(slot)] = {}
+                if owner is not None:
+                    self.owner[id(slot)] = owner
+            if new and members[0].choices:
+                for choice in names:  # own choices may hold Slots: make their parameters now
+                    if choice in members[0].choices:
+                        self.build(members[0], choice)
+            for slot in members:
+                if self.is_active(slot):
+                    self.apply(slot, param.value)
+
+    def build(self, slot: Slot, choice: str) -> nn.Module:
+        """The slot's module for ``choice``, built on first use; Slots inside it join this step."""
+        module = self.cache[id(slot)].get(choice)
+        if module is None:
+            module = build_choice(choice, slot).to(module_device(slot))
+            self.cache[id(slot)][choice] = module
+            inner = find_slots(module, prefix=f"{slot.name}.entity")
+            if inner:
+                self.nested[(id(slot), choice)] = inner
+                self.add(inner, owner=(slot, choice))
+        return module
+
+    def is_active(self, slot: Slot) -> bool:
+        """Whether the slot is in the model now: every candidate holding it is chosen."""
+        owner = self.owner.get(id(slot))
+        while owner is not None:
+            outer, choice = owner
+            if outer.candidate != choice:
+                return False
+            owner = self.owner.get(id(outer))
+        return True
+
+    def apply(self, slot: Slot, choice: str) -> None:
+        """Set the slot to ``choice``, then bring the Slots nested in it up to date."""
+        if slot.candidate != choice:
+            slot.set_entity(self.build(slot, choice), candidate=choice)
+        for inner in self.nested.get((id(slot), choice), ()):
+            self.apply(inner, self.space.get(inner.param_name).value)
+
+    def update(self, name: str, param: Param) -> None:
+        """Transform handler of group ``name``: active member Slots take the new value (others on activation)."""
+        for slot in self.members[name]:
+            if self.is_active(slot):
+                self.apply(slot, param.value)
 
 
 @register_constructor("fixed")
@@ -130,7 +198,8 @@ def construct(model: nn.Module, chain: Sequence[Step], space: Optional[ParamSpac
 
     Each step is ``{"type": name, "slots": glob, **options}`` or a callable
     ``fn(slots, space)``; a Slot is handled by the first step whose glob matches its name.
-    Slots created by a step (inside a candidate) are open to the following steps.
+    Slots that a step creates inside candidates are handed to the same step while they match its
+    glob (a hierarchical space needs one step), else to the following steps.
     """
     space = ParamSpace() if space is None else space
     if hasattr(model, "declare_params"):  # e.g. a template's depth parameter and its handler
@@ -148,8 +217,11 @@ def construct(model: nn.Module, chain: Sequence[Step], space: Optional[ParamSpac
             pattern = options.pop("slots", "*")
             check_options(fn, f"constructor {label!r}", options, injected=("slots", "space"))
         slots = [s for s in find_slots(model) if id(s) not in done and fnmatch.fnmatchcase(s.name, pattern)]
-        fn(slots, space, **options)
-        done.update(id(s) for s in slots)
+        while slots:
+            fn(slots, space, **options)
+            done.update(id(s) for s in slots)
+            slots = [s for s in find_slots(model) if id(s) not in done and s.entity is None
+                     and fnmatch.fnmatchcase(s.name, pattern)]
     empty = [s.name for s in find_slots(model) if s.entity is None]
     if empty:
         raise SlotError(f"slot {empty[0]!r} has no module after construct; add a chain step matching it")

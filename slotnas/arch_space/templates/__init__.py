@@ -1,4 +1,4 @@
-"""Search-space templates from YAML: block-wise and cell-based (NeuraSearchLib style)."""
+"""Search-space templates from YAML: block-wise, cell-based and hierarchical (NeuraSearchLib style)."""
 from __future__ import annotations
 
 from typing import Any, Dict, Sequence
@@ -8,11 +8,13 @@ from torch import nn
 from ...registry import Registry, check_options, component_options
 from .block import block
 from .cell import cell
+from .hierarchical import hierarchical
 from .spec import TEMPLATE_OPS, build_op, parse_op, register_template_op
 
 TEMPLATES = Registry("template")
 TEMPLATES.register("block")(block)
 TEMPLATES.register("cell")(cell)
+TEMPLATES.register("hierarchical")(hierarchical)
 
 
 def build_template(spec: Dict[str, Any], input_shape: Sequence[int], num_classes: int) -> nn.Module:

@@ -9,7 +9,7 @@ from torch import nn
 from ...errors import SlotnasError
 from ...params import Categorical, ParamSpace
 from ...slot import Slot
-from .spec import build_op, expand_choices, format_op, parse_op
+from .spec import build_op, classifier, expand_choices, format_op, parse_op
 
 COMBINE_OPS = ("sum", "concat")
 NodeId = Union[int, str]
@@ -39,8 +39,7 @@ class BlockNet(nn.Module):
         super().__init__()
         self.nodes = nn.ModuleList(nodes)
         self.inputs, self.combine, self.depth_range = inputs, combine, depth
-        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout),
-                                  nn.Linear(head_in, num_classes))
+        self.head = classifier(head_in, num_classes, dropout)
 
     def declare_params(self, space: ParamSpace) -> None:
         """A ``depth`` Categorical when chain_size is a range; its handler skips the trailing nodes."""

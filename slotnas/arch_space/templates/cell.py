@@ -11,7 +11,7 @@ from ...params import TensorParam
 from ...slot import Slot
 from .. import ops
 from ..mixed_ops import MixedOp
-from .spec import op_factory
+from .spec import classifier, op_factory
 
 DETAIL_KEYS = ("num_nodes_per_cell", "num_init_nodes", "num_init_inputs", "primitive_operations", "reduction")
 
@@ -107,7 +107,7 @@ class CellNet(nn.Module):
         super().__init__()
         self.stem, self.cells = stem, nn.ModuleList(cells)
         self.n_inputs = list(n_inputs)
-        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(head_in, num_classes))
+        self.head = classifier(head_in, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         s = self.stem(x)

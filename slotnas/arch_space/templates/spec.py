@@ -85,6 +85,12 @@ def build_op(spec_or_name: str, in_channels: int, **extra: Any) -> Built:
     return TEMPLATE_OPS.get(name)(in_channels, **args)
 
 
+def classifier(in_channels: int, num_classes: int, dropout: float = 0.0) -> nn.Module:
+    """The templates' head: global average pool, dropout, linear."""
+    return nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout),
+                         nn.Linear(in_channels, num_classes))
+
+
 SHORT = {"kernel_size": "k", "expansion_ratio": "e", "out_channels": "c", "stride": "s", "dilation": "d"}
 
 
