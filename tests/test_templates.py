@@ -162,3 +162,40 @@ def test_describe_command(capsys):
     assert main(["describe", f"{CONFIGS}/darts_cell.yaml"]) == 0
     out = capsys.readouterr().out
     assert "slots: 112" in out and "architecture parameters: 28" in out and "28 x [8 alphas]" in out
+
+
+def width_spec() -> dict:
+    return {"type": "block", "other_configs": {"out_channels": [8, 16]},
+            "node_operations": [{"node_id": 1, "allowed_operations": ["ConvBNAct-out_channels:8"]},
+                                {"node_id": 2, "allowed_operations": ["MBConv-expansion_ratio:2", "MaxPool2d"]},
+                                {"node_id": 3, "allowed_operations": ["SeparableConv2d-out_channels:12"],
+                                 "combine_op": "concat"}],
+            "edge_operations": [{"from": 1, "to": 3}]}
+
+
+@pytest.mark.parametrize("step", [{"type": "categorical"}, {"type": "mixed_op", "mixed": "index"}])
+def test_block_searches_out_channels(step):
+    model = build_template(check_template(width_spec()), (3, 8, 8), 5)
+    space = construct(model, [step])
+    # MaxPool2d keeps its input width (8); MBConv searches 8 or 16: node 3 sees 8 + {8, 16}
+    assert space["nodes.1"].choices == ["MBConv-c8", "MBConv-c16", "MaxPool2d"]
+    x = torch.randn(2, 3, 8, 8)
+    for choice, width in [("MBConv-c8", 16), ("MBConv-c16", 24), ("MaxPool2d", 16)]:
+        space.update({"nodes.1": choice})
+        model.eval()
+        fixed = fix(model)
+        torch.testing.assert_close(fixed(x), model(x))
+        node3 = [m for m in fixed.modules() if isinstance(m, torch.nn.Conv2d)][-2]  # depthwise conv of node 3
+        assert node3.in_channels == width
+        assert count_params(model) == sum(p.numel() for p in fixed.parameters())
+
+
+def test_block_width_search_errors():
+    spec = width_spec()
+    spec["node_operations"][2]["combine_op"] = "sum"
+    with pytest.raises(SlotnasError, match=r"template node 3: summed inputs have channels \[\[8, 16\], \[8\]\]"):
+        check_template(spec)
+    spec = width_spec()
+    spec["node_operations"][2]["allowed_operations"] = ["SeparableConv2d"]
+    with pytest.raises(SlotnasError, match=r"template node 3: the last node's out_channels cannot be searched"):
+        check_template(spec)

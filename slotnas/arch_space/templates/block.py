@@ -1,6 +1,7 @@
 """Block-wise template (NeuraSearchLib listing 1): a chain of nodes, each choosing among operations."""
 from __future__ import annotations
 
+import itertools
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -9,6 +10,7 @@ from torch import nn
 from ...errors import SlotnasError
 from ...params import Categorical, ParamSpace
 from ...slot import Slot
+from ..export import active
 from .spec import build_op, classifier, expand_choices, format_op, parse_op
 
 COMBINE_OPS = ("sum", "concat")
@@ -111,6 +113,76 @@ def _with_stride_one(spec: str) -> str:
     return format_op(name, args)
 
 
+class WidthSwitch(nn.Module):
+    """A node operation built once per input width that searched upstream widths allow; the chosen
+    upstream operations decide which one runs (and which one export keeps)."""
+
+    def __init__(self, by_width: Dict[int, nn.Module], width: Callable[[], int]) -> None:
+        super().__init__()
+        self.by_width = nn.ModuleDict({str(c): m for c, m in by_width.items()})
+        self.width = width  # current input width, read from the chosen upstream operations
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.by_width[str(x.shape[1])](x)
+
+    def to_fixed(self) -> nn.Module:
+        """The operation for the current input width (export, parameter counts)."""
+        return self.by_width[str(self.width())]
+
+
+class _Widths:
+    """Output channels of every node (0 = the input): the possible ones while building, the current
+    ones read from the chosen operations (tagged ``template_out_channels``) afterwards."""
+
+    def __init__(self, in_channels: int) -> None:
+        self.possible: List[List[int]] = [[in_channels]]
+        self.nodes: List[nn.Module] = []
+        self.inputs: List[List[int]] = []
+        self.combine: List[str] = []
+
+    def possible_inputs(self, node: int, sources: List[int], combine: str) -> List[int]:
+        options = [self.possible[i] for i in sources]
+        if combine == "concat":
+            return sorted({sum(combo) for combo in itertools.product(*options)})
+        if len(options) > 1 and (any(len(o) > 1 for o in options) or len({o[0] for o in options}) > 1):
+            raise SlotnasError(f"template node {node}: summed inputs have channels {options}; "
+                               "use combine_op: concat or matching, fixed out_channels")
+        return options[0]
+
+    def add(self, module: nn.Module, sources: List[int], combine: str, outs: List[int]) -> None:
+        self.nodes.append(module)
+        self.inputs.append(sources)
+        self.combine.append(combine)
+        self.possible.append(outs)
+
+    def of_node(self, k: int) -> int:
+        if k == 0:
+            return self.possible[0][0]
+        width = getattr(active(self.nodes[k - 1]), "template_out_channels", None)
+        return self.of_input(k) if width is None else width  # None: a skipped node passes its input on
+
+    def of_input(self, node: int) -> int:
+        widths = [self.of_node(i) for i in self.inputs[node - 1]]
+        return sum(widths) if self.combine[node - 1] == "concat" else widths[0]
+
+
+def _out_width(spec: str, c_in: int) -> int:
+    return parse_op(spec)[1].get("out_channels") or c_in
+
+
+def _factory(spec: str, c_ins: List[int], widths: _Widths, node: int) -> Callable[[], nn.Module]:
+    """Factory of a node operation: one module, or a WidthSwitch when the input width is searched."""
+
+    def build(c_in: int) -> nn.Module:
+        module, out = build_op(spec, c_in)
+        module.template_out_channels = out
+        return module
+
+    if len(c_ins) == 1:
+        return lambda: build(c_ins[0])
+    return lambda: WidthSwitch({c: build(c) for c in c_ins}, lambda: widths.of_input(node))
+
+
 def block(in_channels: int, num_classes: int, node_operations: List[Dict[str, Any]],
           chain_size: Optional[List[int]] = None, other_configs: Optional[Dict[str, List[Any]]] = None,
           edge_operations: Optional[List[Dict[str, Any]]] = None, dropout: float = 0.0) -> BlockNet:
@@ -132,32 +204,31 @@ def block(in_channels: int, num_classes: int, node_operations: List[Dict[str, An
         if src >= dst:
             raise SlotnasError(f"template edge {edge!r}: edges must go to a later node (from < to)")
         extra.setdefault(dst, []).append(src)
-    nodes, inputs, combines, channels = [], [], [], [in_channels]
+    widths = _Widths(in_channels)
     for node in range(1, high + 1):
         sources = [node - 1] + extra.get(node, [])
         combine = by_id.get(node, {}).get("combine_op", "sum")
         if combine not in COMBINE_OPS:
             raise SlotnasError(f"template node {node}: combine_op {combine!r} not allowed; allowed: sum, concat")
-        c_in = sum(channels[i] for i in sources) if combine == "concat" else channels[sources[0]]
-        if combine == "sum" and any(channels[i] != c_in for i in sources):
-            raise SlotnasError(f"template node {node}: summed inputs have channels {[channels[i] for i in sources]}; "
-                               "use combine_op: concat or matching out_channels")
+        c_ins = widths.possible_inputs(node, sources, combine)
         choices = expand_choices(_resolve_ops(node, by_id), other_configs)
-        first_label, first_spec = next(iter(choices.items()))
-        module, c_out = build_op(first_spec, c_in)
+        factories = {label: _factory(spec, c_ins, widths, node) for label, spec in choices.items()}
+        first_label = next(iter(choices))
+        module = factories[first_label]()
+        outs = sorted({_out_width(spec, c) for spec in choices.values() for c in c_ins})
         if len(choices) > 1:
-            factories: Dict[str, Callable[[], nn.Module]] = {
-                label: (lambda spec=spec, ci=c_in: build_op(spec, ci)[0]) for label, spec in choices.items()}
-            slot = Slot(c_in, c_out, name=f"node{node}", choices=factories)
+            slot = Slot(c_ins[0], _out_width(choices[first_label], c_ins[0]), name=f"node{node}", choices=factories)
             slot.set_entity(module, candidate=first_label)
             module = slot
         if node > low:
-            if c_in != c_out or parse_op(first_spec)[1].get("stride", 1) != 1:
+            if any(_out_width(spec, c) != c or parse_op(spec)[1].get("stride", 1) != 1
+                   for spec in choices.values() for c in c_ins):
                 raise SlotnasError(f"template node {node}: chain_size lets it be skipped, but it changes the shape")
             module = Skippable(module)
-        nodes.append(module)
-        inputs.append(sources)
-        combines.append(combine)
-        channels.append(c_out)
+        widths.add(module, sources, combine, outs)
+    if len(widths.possible[-1]) > 1:
+        raise SlotnasError(f"template node {high}: the last node's out_channels cannot be searched "
+                           f"(the head needs one width), got {widths.possible[-1]}")
     depth = (low, high) if low < high else None
-    return BlockNet(nodes, inputs, combines, channels[-1], num_classes, dropout, depth)
+    return BlockNet(widths.nodes, widths.inputs, widths.combine, widths.possible[-1][0], num_classes, dropout,
+                    depth)

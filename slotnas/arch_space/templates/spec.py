@@ -103,9 +103,6 @@ def expand_choices(ops: Sequence[str], other_configs: Dict[str, List[Any]]) -> D
     for spec in ops:
         name, fixed = parse_op(spec)
         free = [k for k in other_configs if k in op_arguments(name) and k not in fixed]
-        if "out_channels" in free:
-            raise SlotnasError(f"template: searching out_channels of {spec!r} is not supported yet; "
-                               "fix it in the operation (e.g. MBConv-out_channels:24)")
         for values in itertools.product(*(other_configs[k] for k in free)):
             args = {**fixed, **dict(zip(free, values))}
             label = "-".join([name] + [f"{SHORT.get(k, k)}{v}" for k, v in zip(free, values)])
