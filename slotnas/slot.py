@@ -65,6 +65,13 @@ class Slot(nn.Module):
         return f"name={self.name!r}, chn_in={self.chn_in}, chn_out={self.chn_out}, stride={self.stride}{extra}"
 
 
+def holds_slots(factory: Callable[[], nn.Module]) -> Callable[[], nn.Module]:
+    """Mark a Slot choice whose module contains Slots (e.g. a template's motif): the categorical
+    constructor builds it once up front so that the nested Slots' parameters exist before a search."""
+    factory.holds_slots = True  # type: ignore[attr-defined]
+    return factory
+
+
 def find_slots(model: nn.Module, prefix: str = "") -> List[Slot]:
     """All Slots in ``model`` in module order, each given its dotted name in the model (after ``prefix``)."""
     slots = []

@@ -15,7 +15,7 @@ from slotnas.arch_space.templates.hierarchical import Pattern
 from slotnas.cli import main
 from slotnas.config import DEFAULT_CONFIG
 from slotnas.runner import load_fixed, run_search
-from slotnas.slot import Slot
+from slotnas.slot import Slot, holds_slots
 
 from .helpers import tiny_config
 
@@ -158,10 +158,21 @@ def test_categorical_binds_slots_nested_in_own_choices():
         return nn.Sequential(Slot(4, group="inner", choices={"a": lambda: nn.Conv2d(4, 4, 3, padding=1),
                                                               "b": lambda: SepConv(4, 4, 3)}), nn.ReLU())
 
-    model = nn.Sequential(*(Slot(4, group=None, choices={"id": nn.Identity, "block": block}) for _ in range(2)))
+    model = nn.Sequential(*(Slot(4, choices={"id": nn.Identity, "block": holds_slots(block)}) for _ in range(2)))
     space = construct(model, [{"type": "categorical"}])
     assert sorted(space.names()) == ["0", "1", "inner"]  # "inner" exists before any block is chosen
     assert all(isinstance(p, Categorical) for p in space)
     space.update({"0": "block", "inner": "b"})
     assert isinstance(model[0].entity[0].entity, SepConv)
     assert [s.name for s in find_slots(model)] == ["0", "0.entity.0", "1"]
+
+
+def test_unmarked_choice_holding_slots_is_a_clear_error():
+    def block() -> nn.Module:
+        return Slot(4, group="late", choices={"a": nn.Identity, "b": nn.ReLU})
+
+    model = nn.Sequential(Slot(4, choices={"id": nn.Identity, "block": block}))
+    space = construct(model, [{"type": "categorical"}])
+    assert space.names() == ["0"]
+    with pytest.raises(SlotnasError, match=r"candidate 'block' holds Slots with no parameter yet; mark its factory"):
+        space.update({"0": "block"})

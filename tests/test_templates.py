@@ -138,6 +138,9 @@ def test_bad_cell_templates():
     spec["cell_groups_details"]["primitive_operations"] = ["SC3", "Identity"]
     with pytest.raises(SlotnasError, match="'Identity' cannot reduce resolution"):
         check_template(spec)
+    spec["cell_groups_details"]["primitive_operations"] = ["SC3", "SeparableConv2d-out_channels:5"]
+    with pytest.raises(SlotnasError, match="gives 5 channels; cell edges keep the cell's 8 "):
+        check_template(spec)
 
 
 def small_darts(tmp_path, **sections) -> dict:

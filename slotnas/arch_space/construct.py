@@ -104,12 +104,14 @@ def categorical(slots: Sequence[Slot], space: ParamSpace, candidates: Optional[S
                 default: Optional[str] = None) -> None:
     """Each group of Slots gets a Categorical; its handler swaps in the chosen candidate (built once, cached).
 
-    Slots inside a candidate (e.g. a template's motif) join this step when the candidate is built. A
-    slot's own choices are built once when their group's parameter is made, so that the parameters of
-    every nested Slot exist before the search starts; registry candidates are built when first chosen.
+    Slots inside a candidate (e.g. a template's motif) join this step when the candidate is built.
+    Choices marked ``holds_slots`` are built once when their group's parameter is made, so that the
+    parameters of every nested Slot exist before the search starts; others are built when first chosen.
     """
     where = "constructor 'categorical'"
-    _CategoricalStep(space, _check_candidates(candidates, where), where).add(slots, default=default)
+    step = _CategoricalStep(space, _check_candidates(candidates, where), where)
+    step.add(slots, default=default)
+    step.constructing = False
 
 
 class _CategoricalStep:
@@ -121,6 +123,7 @@ class _CategoricalStep:
         self.cache: Dict[int, Dict[str, nn.Module]] = {}  # id(slot) -> candidate id -> module
         self.owner: Dict[int, Tuple[Slot, str]] = {}  # id(nested slot) -> (outer slot, candidate holding it)
         self.nested: Dict[Tuple[int, str], List[Slot]] = {}  # (id(outer slot), candidate) -> its Slots
+        self.constructing = True  # afterwards, a new parameter would be one the optimizer never sees
 
     def add(self, slots: Sequence[Slot], default: Optional[str] = None,
             owner: Optional[Tuple[Slot, str]] = None) -> None:
@@ -140,9 +143,10 @@ class _CategoricalStep:
                 self.cache[id(slot)] = {}
                 if owner is not None:
                     self.owner[id(slot)] = owner
-            if new and members[0].choices:
-                for choice in names:  # own choices may hold Slots: make their parameters now
-                    if choice in members[0].choices:
+            own = members[0].choices or {}
+            if new:
+                for choice in names:  # choices holding Slots: make the nested parameters now
+                    if getattr(own.get(choice), "holds_slots", False):
                         self.build(members[0], choice)
             for slot in members:
                 if self.is_active(slot):
@@ -155,6 +159,9 @@ class _CategoricalStep:
             module = build_choice(choice, slot).to(module_device(slot))
             self.cache[id(slot)][choice] = module
             inner = find_slots(module, prefix=f"{slot.name}.entity")
+            if not self.constructing and any(s.param_name not in self.members for s in inner):
+                raise SlotError(f"slot {slot.name!r}: candidate {choice!r} holds Slots with no parameter yet; "
+                                "mark its factory with slotnas.holds_slots so they get one at construct")
             if inner:
                 self.nested[(id(slot), choice)] = inner
                 self.add(inner, owner=(slot, choice))
@@ -198,8 +205,9 @@ def construct(model: nn.Module, chain: Sequence[Step], space: Optional[ParamSpac
 
     Each step is ``{"type": name, "slots": glob, **options}`` or a callable
     ``fn(slots, space)``; a Slot is handled by the first step whose glob matches its name.
-    Slots that a step creates inside candidates are handed to the same step while they match its
-    glob (a hierarchical space needs one step), else to the following steps.
+    Slots that a step creates inside candidates are handled by the same step (``categorical``
+    binds them as it builds them; other steps get them while they match their glob), else by the
+    following steps: a hierarchical space needs one step.
     """
     space = ParamSpace() if space is None else space
     if hasattr(model, "declare_params"):  # e.g. a template's depth parameter and its handler

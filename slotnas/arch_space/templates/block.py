@@ -175,6 +175,9 @@ def _factory(spec: str, c_ins: List[int], widths: _Widths, node: int) -> Callabl
 
     def build(c_in: int) -> nn.Module:
         module, out = build_op(spec, c_in)
+        if out != _out_width(spec, c_in):
+            raise SlotnasError(f"template node {node}: operation {spec!r} gives {out} channels; a block node "
+                               f"gives its out_channels or, without one, its input width ({c_in})")
         module.template_out_channels = out
         return module
 

@@ -1,7 +1,7 @@
 """Cell-based template (NeuraSearchLib listing 2 / DARTS): stacked cells whose edges are Slots."""
 from __future__ import annotations
 
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Sequence, Tuple
 
 import torch
 from torch import nn
@@ -14,6 +14,14 @@ from ..mixed_ops import MixedOp
 from .spec import classifier, op_factory
 
 DETAIL_KEYS = ("num_nodes_per_cell", "num_init_nodes", "num_init_inputs", "primitive_operations", "reduction")
+
+
+def _edge_op(spec: str, channels: int, stride: int) -> Callable[[], nn.Module]:
+    factory, out, _ = op_factory(spec, channels, stride)
+    if out != channels:
+        raise SlotnasError(f"template: operation {spec!r} gives {out} channels; cell edges keep the cell's "
+                           f"{channels} (leave out_channels out)")
+    return factory
 
 
 class CellNode(nn.Module):
@@ -86,7 +94,7 @@ class Cell(nn.Module):
             edges = []
             for i in range(n_init + j):
                 stride = 2 if reduction and i < n_init else 1
-                choices = {spec: op_factory(spec, channels, stride)[0] for spec in details["primitive_operations"]}
+                choices = {spec: _edge_op(spec, channels, stride) for spec in details["primitive_operations"]}
                 edges.append(Slot(channels, channels, stride, group=f"{group}.node{j}.edge{i}", choices=choices))
             nodes.append(CellNode(edges, range(n_init + j), details["num_init_inputs"]))
         self.nodes = nn.ModuleList(nodes)

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from ...errors import SlotnasError
-from ...slot import Slot
+from ...slot import Slot, holds_slots
 from .. import ops
 from .spec import classifier, expand_choices, op_factory
 
@@ -170,7 +170,7 @@ class _Hierarchy:
                 continue  # a chain edge is the only path: "no edge" would cut the network
             factories[label], gives[label] = factory, (out, stride)
         for name in names:
-            factories[name] = lambda lvl_m=lower[name]: self.pattern(*lvl_m, channels)
+            factories[name] = holds_slots(lambda lvl_m=lower[name]: self.pattern(*lvl_m, channels))
             gives[name] = (channels, 1)
         if not factories:
             raise SlotnasError(f"{where}: no operation left (a chain edge cannot be 'no edge')")
