@@ -101,6 +101,22 @@ def test_nested_mixed_ops_share_one_alpha_per_motif_edge():
     assert all(t.grad is not None and t.grad.abs().sum() > 0 for t in space.tensors())
 
 
+def test_network_edges_set_channels_and_resolution():
+    spec = edit(lambda s: level(s, 2).update(topology="dense", edge_operations=[
+        {"from": 0, "to": 1, "allowed_operations": ["ConvBNAct-out_channels:4&activation:relu"]},
+        {"from": 0, "to": 2, "allowed_operations": ["Conv2d-out_channels:4"]},
+        {"from": 0, "to": 3, "allowed_operations": ["Conv2d-out_channels:6&stride:2"]},
+        {"from": 1, "to": 3, "allowed_operations": ["Conv2d-out_channels:6&stride:2"]},
+        {"from": 2, "to": 3, "allowed_operations": ["SeparableConv2d-out_channels:6&stride:2"]}]))
+    model = build_template(check_template(spec), (1, 8, 8), 10)
+    space = construct(model, [{"type": "categorical"}])
+    assert [n for n in space.names() if n.startswith("graph")] == ["graph.edge1_2"]  # the only searchable one
+    assert model.graph.project is not None and model.graph.project[0].in_channels == 3 * 6
+    assert model.head[-1].in_features == 6
+    h = model.graph.edges["0_3"](torch.randn(2, 1, 8, 8))
+    assert h.shape == (2, 6, 4, 4) and model(torch.randn(2, 1, 8, 8)).shape == (2, 10)
+
+
 def test_tiny_hierarchical_search_and_export(tmp_path):
     cfg = tiny_config(tmp_path, model=None, template=copy.deepcopy(TINY), construct=[{"type": "categorical"}],
                       optim={"type": "RegularizedEvolution", "population": 2, "sample_size": 2}, run={"budget": 3})

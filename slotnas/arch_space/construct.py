@@ -127,30 +127,32 @@ class _CategoricalStep:
 
     def add(self, slots: Sequence[Slot], default: Optional[str] = None,
             owner: Optional[Tuple[Slot, str]] = None) -> None:
-        """Bind Slots to their groups' parameters (made on first sight) and set the active ones."""
-        for name, members in group_slots(slots).items():
+        """Bind Slots to their groups' parameters (made on first sight, outer before nested) and set
+        the active ones."""
+        groups = group_slots(slots)
+        new = [name for name in groups if name not in self.members]
+        for name, members in groups.items():
             names = _group_candidates(members, self.candidates, self.where)
-            new = name not in self.members
-            if new:
-                pick = default if owner is None or default in names else None
-                param = _group_param(self.space, name, Categorical(names, default=pick, name=name), self.where)
+            pick = default if owner is None or default in names else None
+            _group_param(self.space, name, Categorical(names, default=pick, name=name), self.where)
+            if name in new:
                 self.members[name] = []
                 self.space.connect(lambda p, name=name: self.update(name, p), [name])
-            else:
-                param = _group_param(self.space, name, Categorical(names, name=name), self.where)
             for slot in members:
                 self.members[name].append(slot)
                 self.cache[id(slot)] = {}
                 if owner is not None:
                     self.owner[id(slot)] = owner
-            own = members[0].choices or {}
-            if new:
-                for choice in names:  # choices holding Slots: make the nested parameters now
-                    if getattr(own.get(choice), "holds_slots", False):
-                        self.build(members[0], choice)
+        for name in new:  # choices holding Slots: make the nested parameters now
+            first = groups[name][0]
+            for choice, factory in (first.choices or {}).items():
+                if getattr(factory, "holds_slots", False) and choice in self.space.get(name).choices:
+                    self.build(first, choice)
+        for name, members in groups.items():
+            value = self.space.get(name).value
             for slot in members:
                 if self.is_active(slot):
-                    self.apply(slot, param.value)
+                    self.apply(slot, value)
 
     def build(self, slot: Slot, choice: str) -> nn.Module:
         """The slot's module for ``choice``, built on first use; Slots inside it join this step."""

@@ -215,10 +215,6 @@ class _Hierarchy:
                     raise SlotnasError(f"template level {top} edge {i}->{j}: gives {c} channels at stride "
                                        f"{shape[1]} but node {j} has {nodes[j][0]} at stride {nodes[j][1]}; "
                                        "constrain it with edge_operations")
-        last_in = {nodes[i][0] for i, j in pairs if j == d["num_nodes"] - 1}
-        if len(last_in) > 1 or last_in != {nodes[-1][0]}:
-            raise SlotnasError(f"template level {top}: the output node's inputs have channels "
-                               f"{sorted(last_in)}; all must equal {nodes[-1][0]}")
         ordered = {edge: edges[edge] for edge in pairs}
         return Pattern(ordered, d["num_nodes"], nodes[-1][0]), nodes[-1][0]
 
