@@ -172,7 +172,7 @@ def describe(cfg: Dict[str, Any], input_shape: Sequence[int] = (3, 32, 32), num_
             choices = [f"{param.shape[-1]} alphas"]
         counts[", ".join(map(str, choices)) if choices is not None else type(param).__name__] += 1
     log10 = sum(math.log10(p.size()) for p in space if p.size() > 0)
-    lines = [f"slots: {len(slots)}", f"architecture parameters: {len(space)}",
-             f"size: 10^{log10:.2f} architectures", "candidates per parameter:"]
+    lines = [f"slots: {len(slots)} in the default architecture", f"architecture parameters: {len(space)}",
+             f"size: 10^{log10:.2f} architectures (parameter assignments)", "candidates per parameter:"]
     lines += [f"  {n:>4} x [{choices}]" for choices, n in counts.most_common()]
     return "\n".join(lines)

@@ -130,7 +130,8 @@ def test_tiny_hierarchical_search_and_export(tmp_path):
 def test_describe_hierarchical(capsys):
     assert main(["describe", f"{CONFIGS}/hierarchical_liu.yaml"]) == 0
     out = capsys.readouterr().out
-    assert "architecture parameters: 55" in out and "36 x [SC3, DW3, NC1, MAX3, AVG3, IDT, NIL]" in out
+    assert "slots: 9 in the default architecture" in out and "architecture parameters: 55" in out
+    assert "36 x [SC3, DW3, NC1, MAX3, AVG3, IDT, NIL]" in out
 
 
 def level(spec: dict, number: int) -> dict:

@@ -164,7 +164,7 @@ def test_darts_cell_search_with_gradient_and_evolution(tmp_path):
 def test_describe_command(capsys):
     assert main(["describe", f"{CONFIGS}/darts_cell.yaml"]) == 0
     out = capsys.readouterr().out
-    assert "slots: 112" in out and "architecture parameters: 28" in out and "28 x [8 alphas]" in out
+    assert "slots: 112 in the default architecture" in out and "architecture parameters: 28" in out and "28 x [8 alphas]" in out
 
 
 def width_spec() -> dict:
