@@ -99,6 +99,11 @@ def test_nested_mixed_ops_share_one_alpha_per_motif_edge():
     assert len(uses) == 2  # motif1.0 sits under both network edges, one alpha
     model(torch.randn(2, 1, 8, 8)).sum().backward()
     assert all(t.grad is not None and t.grad.abs().sum() > 0 for t in space.tensors())
+    for p in space:  # argmax export through two levels of mixed ops
+        space.update({p.name: torch.eye(p.shape[0])[1]})  # IDT everywhere
+    fixed = fix(model)
+    assert not any(isinstance(m, (Slot, WeightedSum)) for m in fixed.modules())
+    assert fixed(torch.randn(2, 1, 8, 8)).shape == (2, 10)
 
 
 def test_network_edges_set_channels_and_resolution():
