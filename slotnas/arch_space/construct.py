@@ -183,14 +183,16 @@ class _CategoricalStep:
         """Set the slot to ``choice``, then bring the Slots nested in it up to date."""
         if slot.candidate != choice:
             slot.set_entity(self.build(slot, choice), candidate=choice)
-        for inner in self.nested.get((id(slot), choice), ()):
-            self.apply(inner, self.space.get(inner.param_name).value)
+        if self.nested:  # hot path: plain models have no nested Slots
+            for inner in self.nested.get((id(slot), choice), ()):
+                self.apply(inner, self.space.get(inner.param_name).value)
 
     def update(self, name: str, param: Param) -> None:
         """Transform handler of group ``name``: active member Slots take the new value (others on activation)."""
+        value = param.value
         for slot in self.members[name]:
-            if self.is_active(slot):
-                self.apply(slot, param.value)
+            if id(slot) not in self.owner or self.is_active(slot):
+                self.apply(slot, value)
 
 
 @register_constructor("fixed")
