@@ -175,7 +175,8 @@ def fake(size: int = 256, image_size: int = 32, channels: int = 3, num_classes: 
                                              transform=T.ToTensor(), random_offset=seed + offset)
 
     n_val = max(1, size // 4)
-    return DataBundle(_loader(make(size, 0), batch_size, True, 0, seed), _loader(make(n_val, size), batch_size, False, 0, seed),
+    return DataBundle(_loader(make(size, 0), batch_size, True, 0, seed),
+                      _loader(make(n_val, size), batch_size, False, 0, seed),
                       _loader(make(n_val, 2 * size), batch_size, False, 0, seed), (channels, image_size, image_size),
                       num_classes)
 

@@ -97,7 +97,8 @@ def check_options(fn: Callable, label: str, options: Dict[str, Any], injected: S
         if key not in allowed:
             if open_ended:
                 continue
-            raise SlotnasError(f"{label}: unknown option {key!r}{did_you_mean(key, allowed)}; allowed: {', '.join(allowed)}")
+            raise SlotnasError(f"{label}: unknown option {key!r}{did_you_mean(key, allowed)}; "
+                               f"allowed: {', '.join(allowed)}")
         hint = _hint(fn, key)
         if hint is not None and not type_matches(value, hint):
             raise SlotnasError(f"{label}.{key}: expected {_hint_name(hint)}, got {type(value).__name__} {value!r}")

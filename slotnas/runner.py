@@ -91,7 +91,8 @@ def run_search(cfg: Dict[str, Any]) -> SearchResult:
     write_pareto(front, history, objectives, journal.path("pareto.csv"), journal.path("pareto.png"))
     best = optim.best()
     if best is None:
-        raise SlotnasError(f"no architecture was evaluated successfully; the errors are in {journal.path('results.jsonl')}")
+        raise SlotnasError("no architecture was evaluated successfully; "
+                           f"the errors are in {journal.path('results.jsonl')}")
     best_arch, best_metrics = best
     if not isinstance(optim, GradientOptimizer):  # a gradient run's space already holds the final alphas
         space.update(best_arch)
@@ -148,7 +149,9 @@ def results_table(history: Sequence[Result], objective: str, mode: str = "max", 
     lines = [header, "-" * len(header)]
     for rank, (arch, m) in enumerate(ok[:top], 1):
         params = f"{m['params']:>9,}" if "params" in m else f"{'-':>9}"
-        latency = f"  {m['latency_ms']:>10.3f}" if has_latency and "latency_ms" in m else ("  " + " " * 10 if has_latency else "")
+        latency = ""
+        if has_latency:
+            latency = f"  {m['latency_ms']:>10.3f}" if "latency_ms" in m else " " * 12
         lines.append(f"{rank:>4}  {m[objective]:>8.3f}  {params}{latency}  {arch_label(arch)}")
     failed = len(history) - len(ok)
     if failed:

@@ -146,7 +146,8 @@ class LatencyLUT:
             with open(path, encoding="utf-8") as fh:
                 data = json.load(fh)
         except FileNotFoundError:
-            raise SlotnasError(f"latency table {path!r} not found; build it with: slotnas latency-table CONFIG") from None
+            raise SlotnasError(f"latency table {path!r} not found; "
+                               "build it with: slotnas latency-table CONFIG") from None
         return cls(data["entries"], data["base_ms"], data.get("meta"))
 
 

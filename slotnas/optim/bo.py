@@ -52,7 +52,8 @@ class SkoptBO(Optimizer):
     def _from_point(self, point: List[Any]) -> Arch:
         arch = {}
         for p, v in zip(self.params, point):
-            arch[p.name] = p.choices[int(v)] if isinstance(p, Categorical) else p.validate(v.item() if hasattr(v, "item") else v)
+            plain = v.item() if hasattr(v, "item") else v
+            arch[p.name] = p.choices[int(plain)] if isinstance(p, Categorical) else p.validate(plain)
         return arch
 
     def propose(self) -> Optional[Arch]:

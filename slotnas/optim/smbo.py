@@ -25,7 +25,8 @@ class XGBoostSMBO(Optimizer):
         super().__init__(space, **kwargs)
         if acquisition not in ACQUISITIONS:
             raise SlotnasError(f"optim.acquisition: {acquisition!r} not allowed; allowed: {', '.join(ACQUISITIONS)}")
-        self.n_initial, self.n_candidates, self.acquisition, self.explore = n_initial, n_candidates, acquisition, explore
+        self.n_initial, self.n_candidates = n_initial, n_candidates
+        self.acquisition, self.explore = acquisition, explore
         self._xgb_args = dict(n_estimators=n_estimators, max_depth=max_depth, learning_rate=learning_rate,
                               n_jobs=1, random_state=self.seed or 0, verbosity=0)
         self._model: Any = None

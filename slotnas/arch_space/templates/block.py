@@ -80,7 +80,8 @@ def _node_ids(entries: Sequence[Dict[str, Any]], size: int) -> Dict[int, Dict[st
             raise SlotnasError(f"template.node_operations: each entry needs node_id, got {entry!r}")
         for key in entry:
             if key not in allowed:
-                raise SlotnasError(f"template node {entry['node_id']}: unknown key {key!r}; allowed: {', '.join(allowed)}")
+                raise SlotnasError(f"template node {entry['node_id']}: unknown key {key!r}; "
+                                   f"allowed: {', '.join(allowed)}")
         node = size if entry["node_id"] == "max" else entry["node_id"]
         if not isinstance(node, int) or not 1 <= node <= size:
             raise SlotnasError(f"template node {entry['node_id']!r}: node_id must be 1..{size} or 'max'")

@@ -132,7 +132,8 @@ def _group_details(groups: Dict[int, str], details: Dict[str, Any]) -> Dict[int,
         d = dict(details[name]) if per_group else dict(details)
         for key in d:
             if key not in DETAIL_KEYS:
-                raise SlotnasError(f"template cell group {name!r}: unknown key {key!r}; allowed: {', '.join(DETAIL_KEYS)}")
+                raise SlotnasError(f"template cell group {name!r}: unknown key {key!r}; "
+                                   f"allowed: {', '.join(DETAIL_KEYS)}")
         d.setdefault("num_nodes_per_cell", 4)
         d.setdefault("num_init_nodes", 2)
         d.setdefault("num_init_inputs", 2)
