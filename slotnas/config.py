@@ -8,7 +8,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 import yaml
 
 from .errors import SlotnasError
-from .registry import Registry, check_options, component_options, did_you_mean, type_matches
+from .registry import Registry, check_keys, check_options, component_options, type_matches
 
 DEFAULT_CONFIG = os.path.join(os.path.dirname(__file__), "configs", "default.yaml")
 
@@ -164,10 +164,8 @@ def _validate_run(run: Any) -> Dict[str, Any]:
     if not isinstance(run, dict):
         raise SlotnasError(f"run: expected a mapping, got {type(run).__name__}")
     out = {}
+    check_keys("run", run, list(RUN_OPTIONS), kind="option")
     for key, value in run.items():
-        if key not in RUN_OPTIONS:
-            raise SlotnasError(f"run: unknown option {key!r}{did_you_mean(key, list(RUN_OPTIONS))}; "
-                               f"allowed: {', '.join(RUN_OPTIONS)}")
         if not type_matches(value, RUN_OPTIONS[key][0]):
             from .registry import _hint_name
 
@@ -180,10 +178,7 @@ def _validate_run(run: Any) -> Dict[str, Any]:
 def validate(raw: Mapping[str, Any]) -> Dict[str, Any]:
     """Check every section before any work starts; fill defaults; return a new dict."""
     cfg = copy.deepcopy(dict(raw))
-    for key in cfg:
-        if key not in TOP_KEYS:
-            raise SlotnasError(f"config: unknown key {key!r}{did_you_mean(key, list(TOP_KEYS))}; "
-                               f"allowed: {', '.join(TOP_KEYS)}")
+    check_keys("config", cfg, list(TOP_KEYS))
     for key in REQUIRED:
         if key not in cfg:
             raise SlotnasError(f"config: missing section {key!r}")

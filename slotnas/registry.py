@@ -5,7 +5,7 @@ import collections.abc
 import difflib
 import inspect
 import typing
-from typing import Any, Callable, Dict, Iterator, List, Sequence, Tuple, TypeVar, Union
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Sequence, Tuple, TypeVar, Union
 
 from .errors import SlotnasError
 
@@ -23,6 +23,13 @@ def did_you_mean(name: str, allowed: List[str]) -> str:
 def unknown_name_message(kind: str, name: str, allowed: List[str]) -> str:
     """One-line message for an unknown name: what was asked, what is allowed."""
     return f"unknown {kind} {name!r}{did_you_mean(name, allowed)}; allowed: {', '.join(allowed)}"
+
+
+def check_keys(where: str, keys: Iterable[Any], allowed: Sequence[str], kind: str = "key") -> None:
+    """One-line error for the first of ``keys`` not in ``allowed``: '<where>: unknown key ...'."""
+    for key in keys:
+        if key not in allowed:
+            raise SlotnasError(f"{where}: " + unknown_name_message(kind, key, list(allowed)))
 
 
 class Registry:
@@ -97,8 +104,7 @@ def check_options(fn: Callable, label: str, options: Dict[str, Any], injected: S
         if key not in allowed:
             if open_ended:
                 continue
-            raise SlotnasError(f"{label}: unknown option {key!r}{did_you_mean(key, allowed)}; "
-                               f"allowed: {', '.join(allowed)}")
+            raise SlotnasError(f"{label}: " + unknown_name_message("option", key, allowed))
         hint = _hint(fn, key)
         if hint is not None and not type_matches(value, hint):
             raise SlotnasError(f"{label}.{key}: expected {_hint_name(hint)}, got {type(value).__name__} {value!r}")

@@ -167,6 +167,8 @@ def edit(fn):
      r"template level 2 edge 0->2: gives 3 channels at stride 1 but node 2 has 4 at stride 1; constrain it"),
     (edit(lambda s: level(s, 1).update(topology="ring")), r"topology 'ring' not allowed; allowed: dense, chain"),
     (edit(lambda s: level(s, 2).update(num_motifs=2)), r"the top level is the network's one graph"),
+    (edit(lambda s: level(s, 1).update(num_node=3)),
+     r"template level 1: unknown key 'num_node' \(did you mean 'num_nodes'\?\); allowed: num_level, num_nodes"),
 ])
 def test_bad_hierarchical_templates(spec, message):
     with pytest.raises(SlotnasError, match=message):

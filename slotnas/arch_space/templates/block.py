@@ -9,6 +9,7 @@ from torch import nn
 
 from ...errors import SlotnasError
 from ...params import Categorical, ParamSpace
+from ...registry import check_keys
 from ...slot import Slot
 from ..export import active
 from .spec import build_op, classifier, expand_choices, format_op, parse_op
@@ -78,10 +79,7 @@ def _node_ids(entries: Sequence[Dict[str, Any]], size: int) -> Dict[int, Dict[st
     for entry in entries:
         if not isinstance(entry, dict) or "node_id" not in entry:
             raise SlotnasError(f"template.node_operations: each entry needs node_id, got {entry!r}")
-        for key in entry:
-            if key not in allowed:
-                raise SlotnasError(f"template node {entry['node_id']}: unknown key {key!r}; "
-                                   f"allowed: {', '.join(allowed)}")
+        check_keys(f"template node {entry['node_id']}", entry, allowed)
         node = size if entry["node_id"] == "max" else entry["node_id"]
         if not isinstance(node, int) or not 1 <= node <= size:
             raise SlotnasError(f"template node {entry['node_id']!r}: node_id must be 1..{size} or 'max'")

@@ -8,6 +8,7 @@ from torch import nn
 
 from ...errors import SlotnasError
 from ...params import TensorParam
+from ...registry import check_keys
 from ...slot import Slot
 from .. import ops
 from ..mixed_ops import MixedOp
@@ -130,10 +131,7 @@ def _group_details(groups: Dict[int, str], details: Dict[str, Any]) -> Dict[int,
     out = {}
     for gid, name in groups.items():
         d = dict(details[name]) if per_group else dict(details)
-        for key in d:
-            if key not in DETAIL_KEYS:
-                raise SlotnasError(f"template cell group {name!r}: unknown key {key!r}; "
-                                   f"allowed: {', '.join(DETAIL_KEYS)}")
+        check_keys(f"template cell group {name!r}", d, DETAIL_KEYS)
         d.setdefault("num_nodes_per_cell", 4)
         d.setdefault("num_init_nodes", 2)
         d.setdefault("num_init_inputs", 2)

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from ...errors import SlotnasError
+from ...registry import check_keys
 from ...slot import Slot, holds_slots
 from .. import ops
 from .spec import classifier, expand_choices, op_factory
@@ -77,9 +78,7 @@ def _level_details(num_levels: int, details_levels: List[Dict[str, Any]]) -> Dic
             raise SlotnasError(f"template.details_levels: each entry needs num_level, got {entry!r}")
         level = entry["num_level"]
         where = f"template level {level!r}"
-        for key in entry:
-            if key not in LEVEL_KEYS:
-                raise SlotnasError(f"{where}: unknown key {key!r}; allowed: {', '.join(LEVEL_KEYS)}")
+        check_keys(where, entry, LEVEL_KEYS)
         if not isinstance(level, int) or not 1 <= level <= num_levels or level in levels:
             raise SlotnasError(f"{where}: num_level must be a distinct integer in 1..{num_levels}")
         d = {"num_motifs": 1, "topology": "dense", "edge_operations": [], **entry}
@@ -106,9 +105,7 @@ def _constraints(where: str, d: Dict[str, Any]) -> Dict[Tuple[Optional[int], int
     for edge in d["edge_operations"]:
         if not isinstance(edge, dict):
             raise SlotnasError(f"{where} edge_operations: expected {{from, to, allowed_operations}}, got {edge!r}")
-        for key in edge:
-            if key not in EDGE_KEYS:
-                raise SlotnasError(f"{where} edge {edge!r}: unknown key {key!r}; allowed: {', '.join(EDGE_KEYS)}")
+        check_keys(f"{where} edge {edge!r}", edge, EDGE_KEYS)
         src, dst, motif = edge.get("from"), edge.get("to"), edge.get("motif")
         if not (isinstance(src, int) and isinstance(dst, int)):
             raise SlotnasError(f"{where} edge {edge!r}: from and to must be node ids 0..{d['num_nodes'] - 1}")
