@@ -18,11 +18,11 @@ DETAIL_KEYS = ("num_nodes_per_cell", "num_init_nodes", "num_init_inputs", "primi
 
 
 def _edge_op(spec: str, channels: int, stride: int) -> Callable[[], nn.Module]:
-    factory, out, _ = op_factory(spec, channels, stride)
-    if out != channels:
-        raise SlotnasError(f"template: operation {spec!r} gives {out} channels; cell edges keep the cell's "
-                           f"{channels} (leave out_channels out)")
-    return factory
+    op = op_factory(spec, channels, stride)
+    if op.out_channels != channels:
+        raise SlotnasError(f"template: operation {spec!r} gives {op.out_channels} channels; cell edges keep the "
+                           f"cell's {channels} (leave out_channels out)")
+    return op.factory
 
 
 class CellNode(nn.Module):

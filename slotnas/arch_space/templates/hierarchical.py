@@ -15,7 +15,7 @@ from ...errors import SlotnasError
 from ...registry import check_keys
 from ...slot import Slot, holds_slots
 from .. import ops
-from .spec import classifier, expand_choices, op_factory
+from .spec import Op, classifier, expand_choices, op_factory
 
 LEVEL_KEYS = ("num_level", "num_nodes", "num_motifs", "topology", "edge_operations")
 EDGE_KEYS = ("from", "to", "allowed_operations", "motif")
@@ -129,18 +129,17 @@ class _Hierarchy:
     def __init__(self, levels: Dict[int, Dict[str, Any]], primitives: Dict[str, str],
                  other_configs: Dict[str, List[Any]]) -> None:
         self.levels, self.primitives, self.other_configs = levels, primitives, other_configs
-        self.ops: Dict[Tuple[str, int], Tuple[Factory, int, int, bool]] = {}
+        self.ops: Dict[Tuple[str, int], Op] = {}
 
     def motifs(self, below: int) -> Dict[str, Tuple[int, int]]:
         """Name -> (level, index) of the motifs of every level under ``below``, lowest level first."""
         return {f"motif{lvl}.{m}": (lvl, m) for lvl in range(1, below) for m in range(self.levels[lvl]["num_motifs"])}
 
-    def op(self, spec: str, channels: int) -> Tuple[Factory, int, int, bool]:
-        """Factory, out channels, stride and zero-ness of operation ``spec`` on ``channels`` (checked once)."""
+    def op(self, spec: str, channels: int) -> Op:
+        """Operation ``spec`` on ``channels``, checked once per width."""
         key = (spec, channels)
         if key not in self.ops:
-            factory, out, stride = op_factory(spec, channels)
-            self.ops[key] = factory, out, stride, getattr(factory(), "is_zero", False)
+            self.ops[key] = op_factory(spec, channels)
         return self.ops[key]
 
     def choices(self, level: int, motif: int, edge: Edge, shape: Shape) -> Tuple[Dict[str, Factory], Shape]:
@@ -162,10 +161,10 @@ class _Hierarchy:
         factories: Dict[str, Factory] = {}
         gives: Dict[str, Shape] = {}
         for label, spec in specs.items():  # operations first: the default (first) choice is the simplest
-            factory, out, stride, zero = self.op(spec, channels)
-            if zero and self.levels[level]["topology"] == "chain":
+            op = self.op(spec, channels)
+            if op.is_zero and self.levels[level]["topology"] == "chain":
                 continue  # a chain edge is the only path: "no edge" would cut the network
-            factories[label], gives[label] = factory, (out, stride)
+            factories[label], gives[label] = op.factory, (op.out_channels, op.stride)
         for name in names:
             factories[name] = holds_slots(lambda lvl_m=lower[name]: self.pattern(*lvl_m, channels))
             gives[name] = (channels, 1)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import inspect
 import itertools
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 from torch import nn
 
@@ -110,11 +110,19 @@ def expand_choices(ops: Sequence[str], other_configs: Dict[str, List[Any]]) -> D
     return choices
 
 
-def op_factory(spec: str, in_channels: int, stride: Optional[int] = None) -> Tuple[Callable[[], nn.Module], int, int]:
-    """Factory of operation ``spec`` on ``in_channels``, with its (out_channels, stride).
+class Op(NamedTuple):
+    """An operation ready to build: its factory, output channels, stride and whether it is "no edge"."""
 
-    out_channels defaults to ``in_channels``; a given ``stride`` is imposed (e.g. on a reduction
-    cell's edges). The operation is built once here so that a bad spec fails at build time.
+    factory: Callable[[], nn.Module]
+    out_channels: int
+    stride: int
+    is_zero: bool
+
+
+def op_factory(spec: str, in_channels: int, stride: Optional[int] = None) -> Op:
+    """Operation ``spec`` on ``in_channels``: out_channels defaults to ``in_channels``; a given
+    ``stride`` is imposed (e.g. on a reduction cell's edges). It is built once here, so that a bad
+    spec fails at build time and its shape and zero-ness are read from a real module.
     """
     name, args = parse_op(spec)
     extra: Dict[str, Any] = {}
@@ -125,8 +133,9 @@ def op_factory(spec: str, in_channels: int, stride: Optional[int] = None) -> Tup
         if "stride" not in accepted:
             raise SlotnasError(f"template: operation {spec!r} cannot reduce resolution (no stride); use e.g. IDT")
         extra["stride"] = stride
-    _, out = build_op(spec, in_channels, **extra)
-    return (lambda: build_op(spec, in_channels, **extra)[0]), out, {**args, **extra}.get("stride", 1)
+    probe, out = build_op(spec, in_channels, **extra)
+    return Op(lambda: build_op(spec, in_channels, **extra)[0], out, {**args, **extra}.get("stride", 1),
+              getattr(probe, "is_zero", False))
 
 
 @register_template_op("Conv2d")
