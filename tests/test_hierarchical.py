@@ -153,6 +153,8 @@ def edit(fn):
     (edit(lambda s: s["details_levels"].pop(0)), r"details_levels: no entry for level 1"),
     (edit(lambda s: level(s, 2).update(edge_operations=[{"from": 2, "to": 1, "allowed_operations": ["IDT"]}])),
      r"template level 2 edge .*: edges must go to a later node \(from < to\)"),
+    (edit(lambda s: level(s, 2).update(edge_operations=[{"from": 0, "to": 9, "allowed_operations": ["IDT"]}])),
+     r"template level 2 edge .*: from and to must be node ids 0..3"),
     (edit(lambda s: level(s, 2).update(edge_operations=[{"from": 0, "to": 2, "allowed_operations": ["IDT"]}])),
      r"template level 2 edge .*: not an edge of its chain graph of 4 nodes"),
     (edit(lambda s: level(s, 1).update(edge_operations=[{"from": 0, "to": 1, "allowed_operations": ["motif1.1"]}])),

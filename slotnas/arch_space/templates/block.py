@@ -12,7 +12,7 @@ from ...params import Categorical, ParamSpace
 from ...registry import check_keys
 from ...slot import Slot
 from ..export import active
-from .spec import build_op, classifier, expand_choices, format_op, parse_op
+from .spec import build_op, classifier, edge_ends, expand_choices, format_op, parse_op
 
 COMBINE_OPS = ("sum", "concat")
 NodeId = Union[int, str]
@@ -200,11 +200,7 @@ def block(in_channels: int, num_classes: int, node_operations: List[Dict[str, An
     by_id = _node_ids(node_operations, high)
     extra: Dict[int, List[int]] = {}
     for edge in edge_operations or []:
-        src, dst = edge.get("from"), edge.get("to")
-        if not (isinstance(src, int) and isinstance(dst, int) and 1 <= src <= high and 1 <= dst <= high):
-            raise SlotnasError(f"template edge {edge!r}: from and to must be node ids 1..{high}")
-        if src >= dst:
-            raise SlotnasError(f"template edge {edge!r}: edges must go to a later node (from < to)")
+        src, dst = edge_ends("template edge", edge, 1, high)
         extra.setdefault(dst, []).append(src)
     widths = _Widths(in_channels)
     for node in range(1, high + 1):

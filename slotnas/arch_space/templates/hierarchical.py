@@ -15,7 +15,7 @@ from ...errors import SlotnasError
 from ...registry import check_keys
 from ...slot import Slot, holds_slots
 from .. import ops
-from .spec import Op, classifier, expand_choices, op_factory
+from .spec import Op, classifier, edge_ends, expand_choices, op_factory
 
 LEVEL_KEYS = ("num_level", "num_nodes", "num_motifs", "topology", "edge_operations")
 EDGE_KEYS = ("from", "to", "allowed_operations", "motif")
@@ -103,14 +103,9 @@ def _constraints(where: str, d: Dict[str, Any]) -> Dict[Tuple[Optional[int], int
     pairs = set(_pairs(d["num_nodes"], d["topology"]))
     out: Dict[Tuple[Optional[int], int, int], List[str]] = {}
     for edge in d["edge_operations"]:
-        if not isinstance(edge, dict):
-            raise SlotnasError(f"{where} edge_operations: expected {{from, to, allowed_operations}}, got {edge!r}")
+        src, dst = edge_ends(f"{where} edge", edge, 0, d["num_nodes"] - 1)
         check_keys(f"{where} edge {edge!r}", edge, EDGE_KEYS)
-        src, dst, motif = edge.get("from"), edge.get("to"), edge.get("motif")
-        if not (isinstance(src, int) and isinstance(dst, int)):
-            raise SlotnasError(f"{where} edge {edge!r}: from and to must be node ids 0..{d['num_nodes'] - 1}")
-        if src >= dst:
-            raise SlotnasError(f"{where} edge {edge!r}: edges must go to a later node (from < to)")
+        motif = edge.get("motif")
         if (src, dst) not in pairs:
             raise SlotnasError(f"{where} edge {edge!r}: not an edge of its {d['topology']} graph "
                                f"of {d['num_nodes']} nodes")

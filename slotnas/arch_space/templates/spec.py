@@ -85,6 +85,19 @@ def build_op(spec_or_name: str, in_channels: int, **extra: Any) -> Built:
     return TEMPLATE_OPS.get(name)(in_channels, **args)
 
 
+def edge_ends(where: str, edge: Any, first: int, last: int) -> Tuple[int, int]:
+    """(from, to) of an ``edge_operations`` entry: node ids in first..last with from < to, else a
+    one-line error naming the entry."""
+    if not isinstance(edge, dict):
+        raise SlotnasError(f"{where} {edge!r}: expected a mapping with from and to")
+    src, dst = edge.get("from"), edge.get("to")
+    if not (isinstance(src, int) and isinstance(dst, int) and first <= src <= last and first <= dst <= last):
+        raise SlotnasError(f"{where} {edge!r}: from and to must be node ids {first}..{last}")
+    if src >= dst:
+        raise SlotnasError(f"{where} {edge!r}: edges must go to a later node (from < to)")
+    return src, dst
+
+
 def classifier(in_channels: int, num_classes: int, dropout: float = 0.0) -> nn.Module:
     """The templates' head: global average pool, dropout, linear."""
     return nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout),
