@@ -119,3 +119,10 @@ def test_bad_options():
         OPTIMIZERS.get("XGBoostSMBO")(letters_space(), acquisition="greedy")
     with pytest.raises(SlotnasError, match="no Categorical or Numeric"):
         OPTIMIZERS.get("RandomSearch")(ParamSpace())
+
+
+@pytest.mark.parametrize("name, smallest", [("Evolution", 2), ("NSGA2", 4)])
+def test_generational_population_minimum(name, smallest):
+    with pytest.raises(SlotnasError, match=rf"optim.population: must be >= {smallest}, got {smallest - 1}"):
+        OPTIMIZERS.get(name)(letters_space(), population=smallest - 1)
+    assert OPTIMIZERS.get(name)(letters_space(), population=smallest).population_size == smallest

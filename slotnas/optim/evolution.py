@@ -17,27 +17,46 @@ def tournament(rng: Any, pool: List[Scored], size: int) -> Arch:
     return max(contenders, key=lambda s: s[0])[1]
 
 
+class Generational(Optimizer):
+    """A GA that proposes a whole generation at a time: random until two parents exist, then children."""
+
+    min_population = 2
+
+    def __init__(self, space: ParamSpace, population: int, crossover_prob: float, mutation_rate: float,
+                 **kwargs: Any) -> None:
+        super().__init__(space, **kwargs)
+        if population < self.min_population:
+            raise SlotnasError(f"optim.population: must be >= {self.min_population}, got {population}")
+        self.population_size = population
+        self.crossover_prob, self.mutation_rate = crossover_prob, mutation_rate
+        self._pending: List[Arch] = []
+
+    def num_parents(self) -> int:
+        """How many parents the next generation can be bred from."""
+        raise NotImplementedError
+
+    def _child(self) -> Arch:
+        raise NotImplementedError
+
+    def propose(self) -> Optional[Arch]:
+        if not self._pending:
+            make = self._child if self.num_parents() >= 2 else self.random_arch
+            self._pending = [make() for _ in range(self.population_size)]
+        return self._pending.pop()
+
+
 @register_optimizer("Evolution")
-class Evolution(Optimizer):
+class Evolution(Generational):
     """Generational GA (ModularNAS Alg. 5): survival of the best, tournament, crossover, mutation."""
 
     def __init__(self, space: ParamSpace, population: int = 20, tournament_size: int = 3,
                  crossover_prob: float = 0.5, mutation_rate: float = 0.2, **kwargs: Any) -> None:
-        super().__init__(space, **kwargs)
-        if population < 2:
-            raise SlotnasError(f"optim.population: must be >= 2, got {population}")
-        self.population_size, self.tournament_size = population, tournament_size
-        self.crossover_prob, self.mutation_rate = crossover_prob, mutation_rate
+        super().__init__(space, population, crossover_prob, mutation_rate, **kwargs)
+        self.tournament_size = tournament_size
         self._survivors: List[Scored] = []
-        self._pending: List[Arch] = []
 
-    def propose(self) -> Optional[Arch]:
-        if not self._pending:
-            if len(self._survivors) < 2:
-                self._pending = [self.random_arch() for _ in range(self.population_size)]
-            else:
-                self._pending = [self._child() for _ in range(self.population_size)]
-        return self._pending.pop()
+    def num_parents(self) -> int:
+        return len(self._survivors)
 
     def _child(self) -> Arch:
         mother = tournament(self.rng, self._survivors, self.tournament_size)

@@ -3,15 +3,17 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Tuple
 
-from ..errors import SlotnasError
 from ..params import ParamSpace
 from ..pareto import check_objectives, costs, crowding_distance, non_dominated_sort
-from .base import Arch, Metrics, Optimizer, register_optimizer
+from .base import Arch, Metrics, register_optimizer
+from .evolution import Generational
 
 
 @register_optimizer("NSGA2")
-class NSGA2(Optimizer):
+class NSGA2(Generational):
     """Generational multi-objective GA (Deb et al. 2002); ``best()`` ranks by the first objective."""
+
+    min_population = 4
 
     def __init__(self, space: ParamSpace, objectives: Optional[List[Dict[str, str]]] = None, population: int = 20,
                  crossover_prob: float = 0.9, mutation_rate: float = 0.2, **kwargs: Any) -> None:
@@ -19,23 +21,14 @@ class NSGA2(Optimizer):
                                                      {"metric": "params", "mode": "min"}])
         kwargs.setdefault("objective", objectives[0]["metric"])
         kwargs.setdefault("mode", objectives[0]["mode"])
-        super().__init__(space, **kwargs)
-        if population < 4:
-            raise SlotnasError(f"optim.population: must be >= 4, got {population}")
-        self.objectives, self.population_size = objectives, population
-        self.crossover_prob, self.mutation_rate = crossover_prob, mutation_rate
+        super().__init__(space, population, crossover_prob, mutation_rate, **kwargs)
+        self.objectives = objectives
         self._parents: List[Tuple[Arch, Tuple[float, ...]]] = []
         self._offspring: List[Tuple[Arch, Tuple[float, ...]]] = []
-        self._pending: List[Arch] = []
         self._rank: Dict[int, Tuple[int, float]] = {}
 
-    def propose(self) -> Optional[Arch]:
-        if not self._pending:
-            if len(self._parents) < 2:
-                self._pending = [self.random_arch() for _ in range(self.population_size)]
-            else:
-                self._pending = [self._child() for _ in range(self.population_size)]
-        return self._pending.pop()
+    def num_parents(self) -> int:
+        return len(self._parents)
 
     def observe(self, arch: Arch, metrics: Metrics) -> None:
         vec = costs(metrics, self.objectives)
