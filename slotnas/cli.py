@@ -20,6 +20,10 @@ def _parser() -> argparse.ArgumentParser:
                         help="override a config key, e.g. --set optim.type=RegularizedEvolution (repeatable)")
     search.add_argument("--out", help="parent folder of the run folder (run.out)")
     search.add_argument("--seed", type=int, help="random seed (run.seed)")
+    resume = sub.add_parser("resume", help="continue a killed or finished run from its own config.yaml")
+    resume.add_argument("run_dir")
+    resume.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="change a runtime key, e.g. --set run.budget=40 or run.workers=2 (repeatable)")
     export = sub.add_parser("export", help="rebuild a run's best architecture as a plain nn.Module")
     export.add_argument("run_dir")
     export.add_argument("--onnx", help="also write the fixed model to this ONNX file")
@@ -39,19 +43,33 @@ def _parser() -> argparse.ArgumentParser:
 
 def _search(args: argparse.Namespace) -> int:
     from .config import load_config
-    from .runner import results_table, run_search
+    from .runtime import run_search
 
     overrides = list(args.overrides)
     if args.out is not None:
         overrides.append(f"run.out={args.out}")
     if args.seed is not None:
         overrides.append(f"run.seed={args.seed}")
-    cfg = load_config(args.config, overrides)
-    result = run_search(cfg)
-    objective, mode = cfg["optim"].get("objective", "val_acc"), cfg["optim"].get("mode", "max")
-    print(results_table(result.history, objective, mode))
-    best = result.best_metrics.get(objective)
-    summary = f"best: {objective} {best:.3f}" if isinstance(best, float) else f"best: {objective} {best}"
+    return _summary(run_search(load_config(args.config, overrides)))
+
+
+def _resume(args: argparse.Namespace) -> int:
+    from .runtime import resume
+
+    return _summary(resume(args.run_dir, overrides=args.overrides))
+
+
+def _summary(result) -> int:  # type: ignore[no-untyped-def]
+    """Print the results table, the winner as the optimizer ranks it and the run folder."""
+    from .optim.base import Optimizer
+    from .params import ParamSpace
+    from .runner import results_table
+
+    ranker = Optimizer(ParamSpace(), objective=result.objective, mode=result.mode)
+    print(results_table(result.trials, ranker))
+    best = result.best_metrics.get(result.objective)
+    summary = f"best: trial {result.best.index}, {result.objective} " + (
+        f"{best:.3f}" if isinstance(best, float) else f"{best}")
     if result.final_metrics:
         summary += "; retrained: " + ", ".join(
             f"{k} {v:.3f}" for k, v in result.final_metrics.items() if k.endswith("_acc"))
@@ -125,7 +143,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     """Entry point; user errors print one line and exit 2 (``--debug`` shows the traceback)."""
     args = _parser().parse_args(argv)
     try:
-        commands = {"search": _search, "export": _export, "latency-table": _latency_table, "describe": _describe,
+        commands = {"search": _search, "resume": _resume, "export": _export, "latency-table": _latency_table, "describe": _describe,
                     "list": _list}
         return commands[args.command](args)
     except SlotnasError as exc:
@@ -134,8 +152,14 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"slotnas: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("slotnas: interrupted; results so far are in the run folder", file=sys.stderr)
+        print("slotnas: interrupted; finished trials are in the run folder (slotnas resume RUN_DIR continues)",
+              file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug (ours or in user code): one line, the traceback with --debug
+        if args.debug:
+            raise
+        print(f"slotnas: error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

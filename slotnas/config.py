@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import copy
 import os
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 import yaml
 
@@ -23,7 +23,15 @@ RUN_OPTIONS: Dict[str, Any] = {  # key -> (type, default)
     "export_onnx": (bool, True),
     "progress": (bool, True),
     "resume": (Optional[str], None),
+    "workers": (Union[int, str], "auto"),
+    "executor": (str, "local"),
+    "threads": (Optional[int], None),
+    "ray_address": (Optional[str], None),
+    "resources": (dict, {"cpu": 1, "gpu": 0}),
+    "callbacks": (list, []),
+    "catch": (list, ["RuntimeError", "ValueError", "ArithmeticError", "MemoryError"]),
 }
+EXECUTORS = ("local", "ray")
 DEFAULT_SECTIONS: Dict[str, Any] = {
     "optim": {"type": "RandomSearch"},
     "estim": {"type": "SubNetEstim"},
@@ -35,7 +43,7 @@ DEFAULT_SECTIONS: Dict[str, Any] = {
 }
 INJECTED = {
     "optim": ("space", "seed"),
-    "estim": ("model", "space", "data", "trainer", "metrics", "journal", "progress", "criterion"),
+    "estim": ("model", "space", "data", "trainer", "metrics", "criterion"),
 }
 
 
@@ -172,7 +180,45 @@ def _validate_run(run: Any) -> Dict[str, Any]:
             raise SlotnasError(f"run.{key}: expected {_hint_name(RUN_OPTIONS[key][0])}, "
                                f"got {type(value).__name__} {value!r}")
         out[key] = value
-    return {key: out.get(key, default) for key, (_, default) in RUN_OPTIONS.items()}
+    out = {key: out.get(key, copy.deepcopy(default)) for key, (_, default) in RUN_OPTIONS.items()}
+    _check_run_values(out)
+    return out
+
+
+def _check_run_values(run: Dict[str, Any]) -> None:
+    """Ranges and names of the runtime keys (workers, executor, threads, resources, catch, callbacks)."""
+    from .callbacks import load_callback
+    from .runtime.evaluate import resolve_catch
+
+    workers = run["workers"]
+    if workers != "auto" and (not isinstance(workers, int) or workers < 1):
+        raise SlotnasError(f"run.workers: expected auto or an integer >= 1, got {workers!r}")
+    if run["executor"] not in EXECUTORS:
+        raise SlotnasError(f"run.executor: {run['executor']!r} not allowed; allowed: {', '.join(EXECUTORS)}")
+    if run["threads"] is not None and run["threads"] < 1:
+        raise SlotnasError(f"run.threads: expected an integer >= 1 (or null for cores / workers), got {run['threads']}")
+    check_keys("run.resources", run["resources"], ["cpu", "gpu"])
+    for key, value in run["resources"].items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise SlotnasError(f"run.resources.{key}: expected a number >= 0, got {value!r}")
+    if run["budget"] < 1:
+        raise SlotnasError(f"run.budget: expected an integer >= 1, got {run['budget']}")
+    resolve_catch(run["catch"])
+    for i, spec in enumerate(run["callbacks"]):
+        load_callback(spec, key=f"run.callbacks[{i}]")
+
+
+def _check_pairing(cfg: Dict[str, Any], registries: Dict[str, Registry]) -> None:
+    """The estimator must accept the optimizer's kind (discrete or gradient), checked before any work."""
+    optim = registries["optim"].get(cfg["optim"]["type"])
+    estim = registries["estim"].get(cfg["estim"]["type"])
+    if optim.kind != estim.accepts:
+        pairs = [n for n in registries["estim"].names() if registries["estim"].get(n).accepts == optim.kind]
+        raise SlotnasError(f"estim.type: {cfg['estim']['type']} needs a {estim.accepts} optimizer, but optim "
+                           f"{cfg['optim']['type']} is {optim.kind}; with it use estim {' or '.join(pairs)}")
+    if estim.accepts == "gradient" and cfg["run"]["workers"] not in ("auto", 1):
+        raise SlotnasError(f"run.workers: {cfg['estim']['type']} trains one supernet in one process; "
+                           f"allowed: auto or 1, got {cfg['run']['workers']}")
 
 
 def validate(raw: Mapping[str, Any]) -> Dict[str, Any]:
@@ -210,6 +256,7 @@ def validate(raw: Mapping[str, Any]) -> Dict[str, Any]:
 
         cfg["objectives"] = check_objectives(cfg["objectives"])
     cfg["run"] = _validate_run(cfg.get("run", {}))
+    _check_pairing(cfg, registries)
     return cfg
 
 

@@ -101,14 +101,20 @@ def pareto_front(history: Sequence[Result], objectives: Sequence[Objective]) -> 
 
 def write_pareto(front: Sequence[Result], history: Sequence[Result], objectives: Sequence[Objective],
                  csv_path: str, png_path: Optional[str] = None) -> None:
-    """Write the front as CSV (objectives, then parameters) and, for 2+ objectives, a scatter plot."""
+    """Write the front as CSV (objectives, then parameters) and, for 2+ objectives, a scatter plot (atomically)."""
+    from .files import atomic_write
+
     names = [o["metric"] for o in objectives]
     params = sorted({k for arch, _ in front for k in arch})
-    with open(csv_path, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(names + params)
-        for arch, metrics in front:
-            writer.writerow([metrics[n] for n in names] + [arch.get(p) for p in params])
+
+    def write_csv(tmp: str) -> None:
+        with open(tmp, "w", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(names + params)
+            for arch, metrics in front:
+                writer.writerow([metrics[n] for n in names] + [arch.get(p) for p in params])
+
+    atomic_write(csv_path, write_csv)
     if png_path is None or len(objectives) < 2:
         return
     import matplotlib
@@ -127,5 +133,5 @@ def write_pareto(front: Sequence[Result], history: Sequence[Result], objectives:
     ax.legend()
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(png_path, dpi=120)
+    atomic_write(png_path, lambda tmp: fig.savefig(tmp, dpi=120, format="png"))
     plt.close(fig)

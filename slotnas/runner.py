@@ -1,9 +1,9 @@
-"""Runner: config -> model -> construct -> estimator.run(optimizer) -> run folder and export."""
+"""Runner: the one factory path from a config to its objects; load_fixed, results_table, describe."""
 from __future__ import annotations
 
 import os
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
@@ -11,34 +11,29 @@ from torch import nn
 
 from .arch_space.backbones import build_model
 from .arch_space.construct import construct
-from .arch_space.export import fix, to_onnx
+from .arch_space.export import fix
 from .arch_space.slotify import slotify
 from .data import DataBundle, build_data
-from .errors import SlotnasError
-from .estim import ESTIMATORS, DefaultEstim, Trainer
+from .estim import ESTIMATORS, Estimator, Trainer
 from .estim.base import arch_label
-from .journal import Journal
 from .metrics import METRICS, Metric
 from .metrics.criterion import CriterionChain
-from .optim import OPTIMIZERS, GradientOptimizer
-from .optim.base import Result
-from .pareto import costs, pareto_front, write_pareto
+from .optim import OPTIMIZERS, Optimizer
 from .params import ParamSpace
 from .registry import component_options, signature_options
+from .trials import Trial
 
 
 @dataclass
-class SearchResult:
-    """What a search produced: the run folder, the winner and every evaluated result."""
+class Components:
+    """What a config builds: data, model and its space, trainer, metrics and the estimator over them."""
 
-    run_dir: str
-    best_arch: Dict[str, Any]
-    best_metrics: Dict[str, Any]
-    history: List[Result]
-    final_metrics: Optional[Dict[str, Any]]
-    model: nn.Module = field(repr=False)
-    pareto: List[Result] = field(default_factory=list)
-    objectives: List[Dict[str, str]] = field(default_factory=list)
+    data: DataBundle
+    model: nn.Module
+    space: ParamSpace
+    trainer: Trainer
+    metrics: List[Metric]
+    estimator: Estimator
 
 
 def build_space(cfg: Dict[str, Any], input_shape: Sequence[int], num_classes: int) -> Tuple[nn.Module, ParamSpace]:
@@ -67,63 +62,26 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def run_search(cfg: Dict[str, Any]) -> SearchResult:
-    """Run the search a validated config describes; every result lands in the run folder as it arrives."""
-    run = cfg["run"]
-    seed_everything(run["seed"])
-    data = build_data(cfg["data"])
+def build(cfg: Dict[str, Any], data: Optional[DataBundle] = None) -> Components:
+    """Everything but the optimizer from a validated config (the main process and every worker use this)."""
+    seed_everything(cfg["run"]["seed"])
+    data = data or build_data(cfg["data"])
     model, space = build_space(cfg, data.input_shape, data.num_classes)
-    journal = Journal(run["out"], cfg, resume=run["resume"])
     metrics = [build_metric(m, data.input_shape) for m in cfg["metrics"]]
     trainer = Trainer(**cfg["trainer"])
-    estim = ESTIMATORS.get(cfg["estim"]["type"])(model, space, data, trainer, metrics=metrics, journal=journal,
-                                                  progress=run["progress"], criterion=CriterionChain(cfg["criterion"]),
+    estim = ESTIMATORS.get(cfg["estim"]["type"])(model, space, data, trainer, metrics=metrics,
+                                                  criterion=CriterionChain(cfg["criterion"]),
                                                   **component_options(cfg["estim"]))
-    optim_cls = OPTIMIZERS.get(cfg["optim"]["type"])
-    optim_options = component_options(cfg["optim"])
-    if "objectives" in cfg and "objectives" in signature_options(optim_cls)[0]:
-        optim_options.setdefault("objectives", cfg["objectives"])
-    optim = optim_cls(space, seed=run["seed"], **optim_options)
-    history = estim.run(optim, run["budget"])
-    objectives = cfg.get("objectives") or [{"metric": optim.objective, "mode": optim.mode},
-                                           {"metric": "params", "mode": "min"}]
-    front = pareto_front(history, objectives)
-    write_pareto(front, history, objectives, journal.path("pareto.csv"), journal.path("pareto.png"))
-    best = optim.best()
-    if best is None:
-        raise SlotnasError("no architecture was evaluated successfully; "
-                           f"the errors are in {journal.path('results.jsonl')}")
-    best_arch, best_metrics = best
-    if not isinstance(optim, GradientOptimizer):  # a gradient run's space already holds the final alphas
-        space.update(best_arch)
-    fixed = fix(model)
-    final = _retrain(fixed, data, trainer, metrics, run)
-    if final is not None:
-        journal.append({"index": journal.count, "arch": best_arch, "metrics": final, "retrained": True})
-    fixed.eval()
-    journal.write_yaml("best_arch.yaml", {
-        "arch": best_arch, "metrics": _scalars(best_metrics), "final_metrics": final,
-        "space": space.to_dict(), "input_shape": list(data.input_shape), "num_classes": data.num_classes,
-    })
-    torch.save(fixed.state_dict(), journal.path("best_model.pt"))
-    if run["export_onnx"]:
-        to_onnx(fixed, data.input_shape, journal.path("best_model.onnx"))
-    return SearchResult(journal.dir, best_arch, best_metrics, history, final, fixed, front, objectives)
+    return Components(data, model, space, trainer, metrics, estim)
 
 
-def _retrain(fixed: nn.Module, data: DataBundle, trainer: Trainer, metrics: list,
-             run: Dict[str, Any]) -> Optional[Dict[str, Any]]:
-    """Train the fixed winner from scratch (a plain network, whatever the supernet was)."""
-    epochs = trainer.epochs if run["retrain_epochs"] is None else run["retrain_epochs"]
-    if epochs <= 0:  # keep the search weights, but with BatchNorm statistics of this architecture
-        trainer.recalibrate_bn(fixed, data.train, n_batches=20)
-        return None
-    estim = DefaultEstim(fixed, ParamSpace(), data, trainer, metrics=metrics, progress=False, epochs=epochs)
-    return estim.measure({})
-
-
-def _scalars(metrics: Dict[str, Any]) -> Dict[str, Any]:
-    return {k: v for k, v in metrics.items() if not isinstance(v, (dict, list))}
+def build_optimizer(cfg: Dict[str, Any], space: ParamSpace) -> Optimizer:
+    """The optimizer a validated config names, over ``space`` (NSGA2 gets the config's objectives)."""
+    cls = OPTIMIZERS.get(cfg["optim"]["type"])
+    options = component_options(cfg["optim"])
+    if "objectives" in cfg and "objectives" in signature_options(cls)[0]:
+        options.setdefault("objectives", cfg["objectives"])
+    return cls(space, seed=cfg["run"]["seed"], **options)
 
 
 def load_fixed(run_dir: str) -> nn.Module:
@@ -140,22 +98,24 @@ def load_fixed(run_dir: str) -> nn.Module:
     return fixed
 
 
-def results_table(history: Sequence[Result], objective: str, mode: str = "max", top: int = 10) -> str:
-    """Text table of the best results: rank, architecture, accuracy, params, latency if measured."""
-    key = [{"metric": objective, "mode": mode}]
-    ok = sorted((r for r in history if costs(r[1], key) is not None), key=lambda r: costs(r[1], key))
-    has_latency = any("latency_ms" in m for _, m in ok)
-    header = f"{'rank':>4}  {objective:>8}  {'params':>9}" + ("  latency_ms" if has_latency else "") + "  architecture"
+def results_table(trials: Sequence[Trial], optimizer: Optimizer, top: int = 10) -> str:
+    """Text table of the best trials as ``optimizer`` ranks them: rank, objective, params, latency if measured."""
+    objective = optimizer.objective
+    ranked = optimizer.rank(trials)
+    has_latency = any("latency_ms" in t.metrics for t in ranked)
+    header = f"{'rank':>4}  {'trial':>5}  {objective:>8}  {'params':>9}" + ("  latency_ms" if has_latency else "")
+    header += "  architecture"
     lines = [header, "-" * len(header)]
-    for rank, (arch, m) in enumerate(ok[:top], 1):
+    for rank, t in enumerate(ranked[:top], 1):
+        m = t.metrics
         params = f"{m['params']:>9,}" if "params" in m else f"{'-':>9}"
         latency = ""
         if has_latency:
             latency = f"  {m['latency_ms']:>10.3f}" if "latency_ms" in m else " " * 12
-        lines.append(f"{rank:>4}  {m[objective]:>8.3f}  {params}{latency}  {arch_label(arch)}")
-    failed = len(history) - len(ok)
+        lines.append(f"{rank:>4}  {t.index:>5}  {m[objective]:>8.3f}  {params}{latency}  {arch_label(t.arch)}")
+    failed = len(trials) - len(ranked)
     if failed:
-        lines.append(f"({failed} architecture(s) failed; see results.jsonl)")
+        lines.append(f"({failed} trial(s) failed or have no {objective}; see results.jsonl)")
     return "\n".join(lines)
 
 

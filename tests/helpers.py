@@ -11,7 +11,7 @@ TINY = {
     "trainer": {"epochs": 1, "lr": 0.05},
     "data": {"type": "digits", "batch_size": 128},
     "metrics": ["params"],
-    "run": {"seed": 0, "budget": 3, "progress": False, "export_onnx": False, "retrain_epochs": 0},
+    "run": {"seed": 0, "budget": 3, "progress": False, "export_onnx": False, "retrain_epochs": 0, "workers": 1},
 }
 
 
@@ -23,3 +23,25 @@ def tiny_config(tmp_path, **sections) -> dict:
     cfg = {k: v for k, v in cfg.items() if v is not None}
     cfg["run"] = run
     return validate(cfg)
+
+
+def drive(opt, score, n, start=0):
+    """Ask ``opt`` for up to ``n`` architectures, telling each its ``score(arch)`` metrics; return the trials."""
+    from slotnas.trials import Trial
+
+    trials = []
+    for i in range(start, start + n):
+        arch = opt.ask()
+        if arch is None:
+            break
+        trial = Trial(i, arch).finish(score(arch))
+        opt.tell(trial)
+        trials.append(trial)
+    return trials
+
+
+def search_trials(run_dir, kind="search"):
+    """The latest state of each trial of ``kind`` in a run folder's journal."""
+    from slotnas.store import TrialStore
+
+    return TrialStore(run_dir).trials(kind)

@@ -7,13 +7,13 @@ from torch import nn
 
 from slotnas import Slot, SlotnasError, TensorParam, construct
 from slotnas.arch_space import MixedOp, WeightedSum
-from slotnas.journal import read_results
 from slotnas.metrics.traversal import count_params, expected_params
 from slotnas.optim import OPTIMIZERS
 from slotnas.optim.gradient import ArchBatch, unrolled_backward
-from slotnas.runner import load_fixed, run_search
+from slotnas.runner import load_fixed
+from slotnas.runtime import run_search
 
-from .helpers import tiny_config
+from .helpers import search_trials, tiny_config
 
 CANDIDATES = ["NC3", "NC5", "IDT", "NIL"]
 
@@ -119,12 +119,12 @@ def test_supernet_search_end_to_end(tmp_path, optim, mixed):
                       criterion=[{"metric": "params", "mode": "add", "coeff": 0.1, "target": 5000}],
                       run={"export_onnx": True, "retrain_epochs": 1})
     result = run_search(cfg)
-    records = read_results(result.run_dir)
-    epochs = [r for r in records if not r.get("retrained")]
-    assert [r["metrics"]["epoch"] for r in epochs] == [0, 1]
-    alphas = epochs[-1]["metrics"]["alphas"]
+    epochs = search_trials(result.run_dir, kind="epoch")
+    assert [t.metrics["epoch"] for t in epochs] == [0, 1] and [t.fidelity for t in epochs] == [1, 2]
+    alphas = epochs[-1].metrics["alphas"]
     assert set(alphas) == {"cells.0", "cells.1"} and all(abs(sum(p) - 1) < 1e-5 for p in alphas.values())
-    assert set(epochs[-1]["arch"].values()) <= {"NC3", "SC3", "IDT"}
+    assert set(epochs[-1].arch.values()) <= {"NC3", "SC3", "IDT"}
+    assert len(search_trials(result.run_dir, kind="retrain")) == 1
     assert {"alphas.png", "best_arch.yaml", "best_model.onnx", "best_model.pt"} <= set(os.listdir(result.run_dir))
     fixed = load_fixed(result.run_dir)
     assert not any(isinstance(m, (Slot, MixedOp)) for m in fixed.modules())
@@ -163,10 +163,14 @@ def test_method_and_mixed_op_must_match(tmp_path):
     with pytest.raises(SlotnasError, match=r"optim DARTS needs mixed ops 'weighted_sum'; slot 'cells.0' has "
                                            r"GumbelSum \(set construct mixed: weighted_sum\)"):
         run_search(cfg)
-    cfg = tiny_config(tmp_path, optim={"type": "RandomSearch"}, estim={"type": "SuperNetEstim", "epochs": 1})
-    with pytest.raises(SlotnasError, match="needs a gradient optimizer"):
-        run_search(cfg)
-    cfg = tiny_config(tmp_path, optim={"type": "GDAS"},
-                      construct=[{"type": "mixed_op", "mixed": "gumbel", "candidates": ["NC3", "IDT"]}])
-    with pytest.raises(SlotnasError, match="optim GDAS is gradient-based: use estim SuperNetEstim"):
-        run_search(cfg)
+
+def test_optimizer_and_estimator_kinds_are_checked_before_any_work(tmp_path):
+    with pytest.raises(SlotnasError, match=r"^estim.type: SuperNetEstim needs a gradient optimizer, but optim "
+                                           r"RandomSearch is discrete; with it use estim SubNetEstim or DefaultEstim"):
+        tiny_config(tmp_path, optim={"type": "RandomSearch"}, estim={"type": "SuperNetEstim", "epochs": 1})
+    with pytest.raises(SlotnasError, match=r"^estim.type: SubNetEstim needs a discrete optimizer, but optim GDAS is "
+                                           r"gradient; with it use estim SuperNetEstim$"):
+        tiny_config(tmp_path, optim={"type": "GDAS"})
+    with pytest.raises(SlotnasError, match=r"^run.workers: SuperNetEstim trains one supernet in one process"):
+        tiny_config(tmp_path, optim={"type": "DARTS"}, estim={"type": "SuperNetEstim"}, run={"workers": 2})
+    assert not list(tmp_path.iterdir())  # no run folder was made

@@ -8,11 +8,10 @@ from torch import nn
 from slotnas import SlotnasError, register_candidate
 from slotnas.arch_space import CANDIDATES
 from slotnas.cli import main
-from slotnas.journal import read_results
 from slotnas.optim.base import arch_key
-from slotnas.runner import run_search
+from slotnas.runtime import run_search
 
-from .helpers import TINY, tiny_config
+from .helpers import TINY, search_trials, tiny_config
 
 LATENCY = {"type": "latency", "warmup": 1, "repeats": 3}
 
@@ -38,12 +37,12 @@ def test_failing_export_is_recorded_and_the_search_goes_on(tmp_path):
         result = run_search(cfg)
     finally:
         CANDIDATES._items.pop("TEST_NOEXPORT")
-    records = read_results(result.run_dir)
-    assert len(records) == 4 and all("val_acc" in r["metrics"] for r in records)
-    failed = [r for r in records if "LatencyMetric_error" in r["metrics"]]
-    assert len(failed) == 3 and "cannot be exported" in failed[0]["metrics"]["LatencyMetric_error"]
-    ok = [r for r in records if "latency_ms" in r["metrics"]]
-    assert [r["arch"] for r in ok] == [{"cells.0": "NC3", "cells.1": "NC3"}]
+    records = search_trials(result.run_dir)
+    assert len(records) == 4 and all("val_acc" in r.metrics for r in records)
+    failed = [r for r in records if "LatencyMetric_error" in r.metrics]
+    assert len(failed) == 3 and "cannot be exported" in failed[0].metrics["LatencyMetric_error"]
+    ok = [r for r in records if "latency_ms" in r.metrics]
+    assert [r.arch for r in ok] == [{"cells.0": "NC3", "cells.1": "NC3"}]
 
 
 def test_pareto_files_and_latency_in_results(tmp_path):
@@ -55,37 +54,18 @@ def test_pareto_files_and_latency_in_results(tmp_path):
     assert {"pareto.csv", "pareto.png"} <= files
     lines = open(os.path.join(result.run_dir, "pareto.csv")).read().splitlines()
     assert lines[0].startswith("val_acc,latency_ms,") and len(lines) == 1 + len(result.pareto) >= 2
-    assert all(m["latency_ms"] > 0 and m["macs"] > 0 for _, m in result.history)
+    assert all(t.metrics["latency_ms"] > 0 and t.metrics["macs"] > 0 for t in result.trials)
 
 
-def test_known_architecture_is_served_from_the_cache(tmp_path):
-    from slotnas.config import validate
-    from slotnas.data import build_data
-    from slotnas.estim import SubNetEstim, Trainer
-    from slotnas.runner import build_space
-
-    cfg = validate(TINY)
-    data = build_data(cfg["data"])
-    model, space = build_space(cfg, data.input_shape, data.num_classes)
-    estim = SubNetEstim(model, space, data, Trainer(epochs=1), progress=False)
-    arch = {"cells.0": "SC3", "cells.1": "IDT"}
-    first = estim.evaluate(arch)
-    start = time.perf_counter()
-    again = estim.evaluate(arch)
-    elapsed = time.perf_counter() - start
-    assert again.pop("cached") is True and again == first
-    assert elapsed < first["seconds"]  # no training the second time
-
-
-def test_resume_reuses_results_in_the_run_folder(tmp_path):
+def test_resume_continues_the_run_in_its_folder(tmp_path):
     cfg = tiny_config(tmp_path, run={"budget": 3, "seed": 4})
     first = run_search(cfg)
-    before = read_results(first.run_dir)
+    before = search_trials(first.run_dir)
     resumed = run_search(tiny_config(tmp_path, run={"budget": 5, "seed": 4, "resume": first.run_dir}))
-    after = read_results(resumed.run_dir)
+    after = search_trials(resumed.run_dir)
     assert resumed.run_dir == first.run_dir
     assert after[:3] == before and len(after) == 5  # the first three were not evaluated again
-    assert len({arch_key(r["arch"]) for r in after}) == 5
+    assert len({arch_key(t.arch) for t in after}) == 5
     with pytest.raises(SlotnasError, match="run.resume"):
         run_search(tiny_config(tmp_path, run={"resume": str(tmp_path / "nope")}))
 
@@ -94,9 +74,10 @@ def test_criterion_metric_in_search(tmp_path):
     cfg = tiny_config(tmp_path, criterion=[{"metric": "params", "mode": "mul", "coeff": 0.5, "target": 5000}],
                       optim={"type": "RandomSearch", "objective": "criterion", "mode": "min"}, run={"budget": 3})
     result = run_search(cfg)
-    for _, m in result.history:
-        assert m["criterion"] == pytest.approx(m["val_loss"] * (m["params"] / 5000) ** 0.5, rel=1e-6)
-    assert result.best_metrics["criterion"] == min(m["criterion"] for _, m in result.history)
+    for t in result.trials:
+        assert t.metrics["criterion"] == pytest.approx(t.metrics["val_loss"] * (t.metrics["params"] / 5000) ** 0.5,
+                                                       rel=1e-6)
+    assert result.best_metrics["criterion"] == min(t.metrics["criterion"] for t in result.trials)
 
 
 def test_new_config_sections_are_validated(tmp_path):

@@ -14,7 +14,8 @@ from slotnas.arch_space.templates import build_template, check_template
 from slotnas.arch_space.templates.hierarchical import Pattern
 from slotnas.cli import main
 from slotnas.config import DEFAULT_CONFIG
-from slotnas.runner import load_fixed, run_search
+from slotnas.runner import load_fixed
+from slotnas.runtime import run_search
 from slotnas.slot import Slot, holds_slots
 
 from .helpers import tiny_config
@@ -126,7 +127,7 @@ def test_tiny_hierarchical_search_and_export(tmp_path):
     cfg = tiny_config(tmp_path, model=None, template=copy.deepcopy(TINY), construct=[{"type": "categorical"}],
                       optim={"type": "RegularizedEvolution", "population": 2, "sample_size": 2}, run={"budget": 3})
     result = run_search(cfg)
-    assert len(result.history) == 3 and len(result.best_arch) == 8
+    assert len(result.trials) == 3 and len(result.best_arch) == 8
     fixed = load_fixed(result.run_dir)
     assert not any(isinstance(m, Slot) for m in fixed.modules())
     assert fixed(torch.randn(2, 1, 8, 8)).shape == (2, 10)

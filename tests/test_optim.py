@@ -4,6 +4,9 @@ import pytest
 
 from slotnas import Categorical, Numeric, ParamSpace, SlotnasError
 from slotnas.optim import OPTIMIZERS, arch_key
+from slotnas.trials import Trial
+
+from .helpers import drive
 
 ALL = ["RandomSearch", "GridSearch", "Evolution", "RegularizedEvolution", "SkoptBO", "XGBoostSMBO"]
 SMALL = {"Evolution": {"population": 8}, "RegularizedEvolution": {"population": 10, "sample_size": 3},
@@ -24,26 +27,19 @@ def objective(arch: dict) -> float:
 
 def run(name: str, seed: int, n: int = 30, space: ParamSpace = None, **kw) -> list:
     opt = OPTIMIZERS.get(name)(space or letters_space(), seed=seed, **{**SMALL.get(name, {}), **kw})
-    archs = []
-    for _ in range(n):
-        proposal = opt.next(1)
-        if not proposal:
-            break
-        arch = proposal[0]
-        archs.append(arch)
-        opt.step([(arch, {"val_acc": objective(arch) if "p7" in arch else 0.0})])
-    return archs, opt
+    trials = drive(opt, lambda arch: {"val_acc": objective(arch) if "p7" in arch else 0.0}, n)
+    return [t.arch for t in trials], opt, trials
 
 
 @pytest.mark.parametrize("name", ALL)
 def test_proposals_are_valid_and_never_repeated(name):
     space = letters_space()
-    archs, opt = run(name, seed=1, n=25, space=space)
+    archs, opt, trials = run(name, seed=1, n=25, space=space)
     assert len(archs) == 25
     assert len({arch_key(a) for a in archs}) == 25
     for arch in archs:
         space.update(arch)  # raises if a value is out of the choices
-    assert opt.best()[1]["val_acc"] == max(objective(a) for a in archs)
+    assert opt.best(trials).metrics["val_acc"] == max(objective(a) for a in archs)
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -52,18 +48,13 @@ def test_exhausted_space_stops(name):
     space.add(Categorical(["x", "y", "z"], name="a"))
     space.add(Categorical([1, 2], name="b"))
     opt = OPTIMIZERS.get(name)(space, seed=0, **SMALL.get(name, {}))
-    seen = []
-    for _ in range(10):
-        proposal = opt.next(1)
-        if not proposal:
-            break
-        seen.append(arch_key(proposal[0]))
-        opt.step([(proposal[0], {"val_acc": 1.0})])
-    assert len(seen) == 6 and len(set(seen)) == 6 and opt.next(1) == []
+    seen = [arch_key(t.arch) for t in drive(opt, lambda arch: {"val_acc": 1.0}, 10)]
+    assert len(seen) == 6 and len(set(seen)) == 6 and opt.ask() is None
 
 
 def median_best(opt_name: str, n: int) -> float:
-    return statistics.median(run(opt_name, seed, n=n)[1].best()[1]["val_acc"] for seed in range(5))
+    return statistics.median(opt.best(trials).metrics["val_acc"] for seed in range(5)
+                             for _, opt, trials in [run(opt_name, seed, n=n)])
 
 
 @pytest.mark.parametrize("name", ["RegularizedEvolution", "SkoptBO", "XGBoostSMBO"])
@@ -77,8 +68,8 @@ def test_generational_evolution_beats_random_after_a_few_generations():
 
 @pytest.mark.parametrize("name", ALL)
 def test_same_seed_same_sequence(name):
-    a, _ = run(name, seed=7, n=15)
-    b, _ = run(name, seed=7, n=15)
+    a = run(name, seed=7, n=15)[0]
+    b = run(name, seed=7, n=15)[0]
     assert a == b
 
 
@@ -89,27 +80,26 @@ def test_numeric_parameters_and_min_mode():
     space.add(Categorical(["relu", "gelu"], name="act"))
     for name in ALL:
         opt = OPTIMIZERS.get(name)(space, seed=0, mode="min", objective="loss", **SMALL.get(name, {}))
-        for _ in range(12):
-            proposal = opt.next(1)
-            if not proposal:
-                break
-            arch = proposal[0]
+        def loss(arch):
             space.update(arch)
-            opt.step([(arch, {"loss": abs(arch["depth"] - 3) + arch["lr"]})])
-        best_arch, best_metrics = opt.best()
-        assert best_metrics["loss"] == min(m["loss"] for _, m in opt.history)
+            return {"loss": abs(arch["depth"] - 3) + arch["lr"]}
+
+        trials = drive(opt, loss, 12)
+        assert opt.best(trials).metrics["loss"] == min(t.metrics["loss"] for t in trials)
 
 
 def test_failed_results_never_win():
     space = letters_space(2)
     opt = OPTIMIZERS.get("RandomSearch")(space, seed=0)
-    a, b = opt.next(2)
-    opt.step([(a, {"error": "NonFiniteLoss: nan"}), (b, {"val_acc": 10.0})])
-    assert opt.best()[0] == b
-    opt2 = OPTIMIZERS.get("RandomSearch")(space, seed=0)
-    (c,) = opt2.next(1)
-    opt2.step([(c, {"val_acc": float("nan")})])
-    assert opt2.best() is None
+    a, b = opt.ask(), opt.ask()
+    failed = Trial(0, a).finish({"val_acc": 99.0}, error="NonFiniteLoss: nan")
+    ok = Trial(1, b).finish({"val_acc": 10.0})
+    assert failed.state.value == "FAILED"
+    for trial in (failed, ok):
+        opt.tell(trial)
+    assert opt.best([failed, ok]) is ok
+    nan = Trial(2, opt.ask()).finish({"val_acc": float("nan")})
+    assert opt.best([nan]) is None and opt.rank([failed, nan]) == []
 
 
 def test_bad_options():

@@ -7,6 +7,8 @@ from slotnas import Categorical, ParamSpace, SlotnasError
 from slotnas.optim import OPTIMIZERS
 from slotnas.pareto import check_objectives, costs, crowding_distance, dominates, non_dominated_sort, pareto_front
 
+from .helpers import drive
+
 OBJECTIVES = [{"metric": "gain", "mode": "max"}, {"metric": "cost", "mode": "min"}]
 
 
@@ -45,13 +47,11 @@ def test_non_dominated_sort_and_crowding():
 
 def test_nsga2_front_is_non_dominated_and_covers_both_extremes():
     opt = OPTIMIZERS.get("NSGA2")(gene_space(), objectives=OBJECTIVES, population=20, seed=0)
-    for _ in range(700):
-        (arch,) = opt.next(1)
-        opt.step([(arch, two_objective(arch))])
-    front = pareto_front(opt.history, OBJECTIVES)
+    history = [(t.arch, t.metrics) for t in drive(opt, two_objective, 700)]
+    front = pareto_front(history, OBJECTIVES)
     vectors = [costs(m, OBJECTIVES) for _, m in front]
     assert not any(dominates(a, b) for a, b in itertools.permutations(vectors, 2))
-    all_vectors = [costs(m, OBJECTIVES) for _, m in opt.history]
+    all_vectors = [costs(m, OBJECTIVES) for _, m in history]
     assert all(not any(dominates(o, v) for o in all_vectors) for v in vectors)
     gains = [m["gain"] for _, m in front]
     assert min(gains) == 0.0 and max(gains) == 3.0 * GENES  # all zeros and all threes are both found
@@ -66,10 +66,7 @@ def test_nsga2_beats_random_on_front_coverage():
         """How many truly Pareto-optimal points the search found."""
         kwargs = {"objectives": OBJECTIVES, "population": 16} if name == "NSGA2" else {}
         opt = OPTIMIZERS.get(name)(gene_space(), seed=seed, **kwargs)
-        for _ in range(150):
-            (arch,) = opt.next(1)
-            opt.step([(arch, two_objective(arch))])
-        front = pareto_front(opt.history, OBJECTIVES)
+        front = pareto_front([(t.arch, t.metrics) for t in drive(opt, two_objective, 150)], OBJECTIVES)
         return sum(1 for _, m in front if m["cost"] == best_cost[int(m["gain"])])
 
     assert sum(coverage("NSGA2", s) for s in range(3)) > sum(coverage("RandomSearch", s) for s in range(3))

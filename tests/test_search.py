@@ -7,11 +7,12 @@ from torch import nn
 
 from slotnas import register_candidate
 from slotnas.arch_space import CANDIDATES, MixedOp
-from slotnas.journal import read_results
-from slotnas.runner import load_fixed, run_search
+from slotnas.runner import load_fixed
+from slotnas.runtime import run_search
 from slotnas.slot import Slot
+from slotnas.trials import TrialState
 
-from .helpers import tiny_config
+from .helpers import search_trials, tiny_config
 
 OPTIMIZERS = ["RandomSearch", "GridSearch", "Evolution", "RegularizedEvolution", "SkoptBO", "XGBoostSMBO"]
 OPT_ARGS = {"Evolution": {"population": 2}, "RegularizedEvolution": {"population": 2, "sample_size": 2},
@@ -24,11 +25,11 @@ OPT_ARGS = {"Evolution": {"population": 2}, "RegularizedEvolution": {"population
 def test_every_optimizer_with_each_estimator(tmp_path, optim, estim):
     cfg = tiny_config(tmp_path, optim={"type": optim, **OPT_ARGS.get(optim, {})}, estim=estim, run={"budget": 4})
     result = run_search(cfg)
-    records = read_results(result.run_dir)
-    assert len(records) == 4 and len(result.history) == 4
-    assert len({json.dumps(r["arch"], sort_keys=True) for r in records}) == 4
-    assert all(0 <= r["metrics"]["val_acc"] <= 100 and r["metrics"]["params"] > 0 for r in records)
-    assert result.best_metrics["val_acc"] == max(r["metrics"]["val_acc"] for r in records)
+    records = search_trials(result.run_dir)
+    assert len(records) == 4 and result.trials == records
+    assert len({json.dumps(r.arch, sort_keys=True) for r in records}) == 4
+    assert all(0 <= r.metrics["val_acc"] <= 100 and r.metrics["params"] > 0 for r in records)
+    assert result.best_metrics["val_acc"] == max(r.metrics["val_acc"] for r in records)
 
 
 def test_run_folder_and_export_round_trip(tmp_path):
@@ -37,8 +38,9 @@ def test_run_folder_and_export_round_trip(tmp_path):
     files = set(os.listdir(result.run_dir))
     assert {"config.yaml", "results.jsonl", "best_arch.yaml", "best_model.pt", "best_model.onnx"} <= files
     assert result.final_metrics["test_acc"] > 0
-    records = read_results(result.run_dir)
-    assert records[-1]["retrained"] is True and len(records) == 3
+    assert len(search_trials(result.run_dir)) == 2
+    (retrained,) = search_trials(result.run_dir, kind="retrain")
+    assert retrained.arch == result.best_arch and retrained.metrics == result.final_metrics
     fixed = load_fixed(result.run_dir)
     assert not any(isinstance(m, (Slot, MixedOp)) for m in fixed.modules())
     x = torch.randn(4, 1, 8, 8)
@@ -48,8 +50,8 @@ def test_run_folder_and_export_round_trip(tmp_path):
 def test_same_seed_same_architecture_sequence(tmp_path):
     cfg = tiny_config(tmp_path, optim={"type": "RegularizedEvolution", "population": 2, "sample_size": 2},
                       run={"budget": 4, "seed": 3})
-    first = [r["arch"] for r in read_results(run_search(cfg).run_dir)]
-    second = [r["arch"] for r in read_results(run_search(cfg).run_dir)]
+    first = [r.arch for r in search_trials(run_search(cfg).run_dir)]
+    second = [r.arch for r in search_trials(run_search(cfg).run_dir)]
     assert first == second
 
 
@@ -69,17 +71,17 @@ def test_nan_candidate_is_recorded_as_failed_and_search_goes_on(tmp_path):
         result = run_search(cfg)
     finally:
         CANDIDATES._items.pop("TEST_NAN")
-    records = read_results(result.run_dir)
-    failed = [r for r in records if "error" in r["metrics"]]
+    records = search_trials(result.run_dir)
+    failed = [r for r in records if r.state is TrialState.FAILED]
     assert len(records) == 4 and len(failed) == 3
-    assert all("NonFiniteLoss" in r["metrics"]["error"] for r in failed)
+    assert all(r.error.startswith("NonFiniteLoss: training loss became nan") for r in failed)
     assert result.best_arch == {"cells.0": "NC3", "cells.1": "NC3"}
 
 
 def test_default_estim_evaluates_the_current_architecture(tmp_path):
     cfg = tiny_config(tmp_path, estim={"type": "DefaultEstim", "epochs": 1}, run={"budget": 5})
     result = run_search(cfg)
-    assert len(result.history) == 1 and "test_acc" in result.best_metrics
+    assert len(result.trials) == 1 and "test_acc" in result.best_metrics
     assert result.best_arch == {"cells.0": "NC3", "cells.1": "NC3"}  # the defaults
 
 
@@ -94,4 +96,4 @@ def test_slotify_torchvision_model_from_config(tmp_path):
     )
     result = run_search(cfg)
     assert all(k.startswith("layer4.") for k in result.best_arch)
-    assert len(result.history) == 2
+    assert len(result.trials) == 2

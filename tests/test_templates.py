@@ -14,7 +14,7 @@ from slotnas.arch_space.templates.cell import Cell, FixedNode
 from slotnas.cli import main
 from slotnas.config import DEFAULT_CONFIG
 from slotnas.metrics import count_params
-from slotnas.runner import run_search
+from slotnas.runtime import run_search
 
 from .helpers import tiny_config
 
@@ -158,7 +158,7 @@ def test_darts_cell_search_with_gradient_and_evolution(tmp_path):
     result = run_search(small_darts(tmp_path, construct=[{"type": "mixed_op", "mixed": "index"}],
                                     optim={"type": "RegularizedEvolution", "population": 2, "sample_size": 2},
                                     run={"budget": 3}))
-    assert len(result.history) == 3
+    assert len(result.trials) == 3
 
 
 def test_describe_command(capsys):

@@ -1,4 +1,4 @@
-"""Estimators: train/evaluate architectures and return metrics."""
+"""Estimators: evaluate the architecture the space encodes and return metrics."""
 from .base import ESTIMATORS, Estimator, arch_label, register_estimator
 from .subnet import DefaultEstim, SubNetEstim  # isort: skip  (registration order = listing order)
 from .spos import SPOSEstim  # isort: skip

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import random
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 from torch import nn
 
-from ..optim.base import Metrics
 from ..params import Categorical
+from ..trials import Metrics
 from .base import Estimator, register_estimator
 
 
@@ -36,6 +36,14 @@ class SPOSEstim(Estimator):
         weights = self._all_weights()
         sample = lambda: self.space.update(self.space.sample(self.rng))  # noqa: E731
         self.trainer.fit(self.model, self.data.train, self.supernet_epochs, params=weights, before_batch=sample)
+
+    def shared_state(self) -> Optional[Dict[str, Any]]:
+        """The trained supernet's weights (every candidate), for workers that evaluate subnets."""
+        return {k: v.detach().cpu() for k, v in self.model.state_dict().items()}
+
+    def load_shared_state(self, state: Dict[str, Any]) -> None:
+        self._all_weights()  # build every lazy candidate so each key has its module
+        self.model.load_state_dict(state)
 
     def estimate(self) -> Metrics:
         self.trainer.recalibrate_bn(self.model, self.data.train, self.bn_batches)

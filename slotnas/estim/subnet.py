@@ -1,16 +1,18 @@
 """Estimators that train networks from scratch: SubNetEstim (per candidate) and DefaultEstim."""
 from __future__ import annotations
 
-from typing import Any, List, Optional
+from typing import Any, Optional
 
-from ..optim.base import Metrics, Optimizer, Result
-from .base import Estimator, register_estimator, require_discrete
+from ..trials import Metrics
+from .base import Estimator, register_estimator
 from .trainer import reset_weights
 
 
 @register_estimator("SubNetEstim")
 class SubNetEstim(Estimator):
     """Each architecture: re-initialize the weights, train ``epochs``, evaluate on the validation split."""
+
+    parallel = True
 
     def __init__(self, *args: Any, epochs: Optional[int] = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -27,18 +29,12 @@ class SubNetEstim(Estimator):
 class DefaultEstim(SubNetEstim):
     """Train and evaluate the one current architecture (validation and test); used to retrain winners."""
 
+    parallel = False
+    default_only = True
+
     def estimate(self) -> Metrics:
         metrics = super().estimate()
         if self.data.test is not None:
             test = self.trainer.evaluate(self.model, self.data.test)
             metrics.update(test_acc=test["acc"], test_loss=test["loss"])
         return metrics
-
-    def run(self, optimizer: Optimizer, budget: int = 1) -> List[Result]:
-        """Evaluate the current architecture once, whatever the optimizer would propose."""
-        require_discrete(optimizer)
-        arch = {p.name: p.value for p in optimizer.params}
-        metrics = self.measure(arch)
-        self.record(arch, metrics)
-        optimizer.step([(arch, metrics)])
-        return optimizer.history

@@ -3,29 +3,31 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict
 
 import torch
 
 from ..arch_space.mixed_ops import MixedOp
-from ..errors import SlotnasError
-from ..optim.base import Metrics, Result
 from ..optim.gradient import ArchBatch, GradientOptimizer
+from ..trials import Arch, Metrics
 from .base import Estimator, register_estimator
+
+EpochReport = Callable[[int, Arch, Metrics], None]
 
 
 @register_estimator("SuperNetEstim")
 class SuperNetEstim(Estimator):
     """Bi-level (train / val batches) or one-level (same batch) supernet training for gradient optimizers.
 
-    After each epoch the discretized architecture, the softmaxed alphas and the supernet's validation
-    accuracy go to results.jsonl; at the end ``alphas.png`` shows the alpha trajectories.
+    After each epoch it reports the discretized architecture, the softmaxed alphas and the supernet's
+    validation accuracy; the runtime stores that as the epoch's trial and tells the optimizer.
     """
+
+    accepts = "gradient"
 
     def __init__(self, *args: Any, epochs: int = 10, one_level: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.epochs, self.one_level = epochs, one_level
-
     def arch_loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Task loss, then the criterion chain over the metrics' differentiable expectations."""
         loss = self.trainer.loss(self.model(x), y)
@@ -37,13 +39,8 @@ class SuperNetEstim(Estimator):
             loss = self.criterion(loss, expected)
         return loss
 
-    def run(self, optimizer: Any, budget: Optional[int] = None) -> List[Result]:
-        """Train the supernet for ``epochs`` (``budget`` is unused); return the per-epoch results."""
-        from tqdm.auto import tqdm
-
-        if not isinstance(optimizer, GradientOptimizer):
-            raise SlotnasError(f"estim SuperNetEstim needs a gradient optimizer (DARTS, SNAS, GDAS, ProxylessNAS); "
-                               f"got {type(optimizer).__name__}")
+    def search(self, optimizer: GradientOptimizer, report: EpochReport) -> None:
+        """Train the supernet for ``epochs``; ``report(epoch, arch, metrics)`` after each epoch."""
         model, trainer = self.model, self.trainer
         optimizer.prepare([(n.removesuffix(".entity"), m) for n, m in model.named_modules() if isinstance(m, MixedOp)])
         model.to(trainer.device)
@@ -53,8 +50,7 @@ class SuperNetEstim(Estimator):
         w_opt = trainer.make_optimizer(weights)
         sched = trainer.make_scheduler(w_opt, self.epochs * len(self.data.train))  # type: ignore[arg-type]
         val_batches = itertools.cycle(self.data.val)
-        bar = tqdm(range(self.epochs), desc="supernet", unit="epoch", disable=not self.progress, dynamic_ncols=True)
-        for epoch in bar:
+        for epoch in range(self.epochs):
             optimizer.on_epoch(epoch, self.epochs)
             model.train()
             train_loss = arch_obj = math.nan
@@ -70,15 +66,7 @@ class SuperNetEstim(Estimator):
                 train_loss = trainer.train_step(model, w_opt, weights, x, y)
                 if sched is not None:
                     sched.step()
-            metrics = self._epoch_metrics(epoch, train_loss, arch_obj, optimizer)
-            arch = optimizer.discretize()
-            self.record(arch, metrics)
-            optimizer.step([(arch, metrics)])
-            bar.set_postfix(val_acc=round(metrics["val_acc"], 2))
-        if self.journal is not None:
-            plot_alphas(optimizer.history, {op.alpha.name: op.names for _, op in optimizer.ops},
-                        self.journal.path("alphas.png"))
-        return optimizer.history
+            report(epoch, optimizer.discretize(), self._epoch_metrics(epoch, train_loss, arch_obj, optimizer))
 
     def _epoch_metrics(self, epoch: int, train_loss: float, arch_obj: float, optimizer: GradientOptimizer) -> Metrics:
         val = self.trainer.evaluate(self.model, self.data.val)
@@ -86,30 +74,3 @@ class SuperNetEstim(Estimator):
                             "arch_objective": arch_obj, "alphas": optimizer.probabilities()}
         self.add_metrics(metrics)
         return metrics
-
-
-def plot_alphas(history: Sequence[Result], names: Dict[str, List[str]], path: str) -> None:
-    """One panel per architecture parameter: softmaxed alpha of each candidate over the epochs."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    params = [p for p in names if all(p in m.get("alphas", {}) for _, m in history)]
-    if not params or not history:
-        return
-    cols = min(4, len(params))
-    rows = math.ceil(len(params) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.4 * rows), squeeze=False, sharey=True)
-    for ax, param in zip(axes.flat, params):
-        series = [m["alphas"][param] for _, m in history]
-        for i, candidate in enumerate(names[param]):
-            ax.plot(range(1, len(series) + 1), [s[i] for s in series], label=candidate)
-        ax.set_title(param, fontsize=8)
-        ax.set_xlabel("epoch", fontsize=7)
-    for ax in list(axes.flat)[len(params):]:
-        ax.axis("off")
-    axes.flat[0].legend(fontsize=6)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)

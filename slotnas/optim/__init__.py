@@ -1,5 +1,5 @@
-"""Optimizers: propose architectures from a ParamSpace, learn from metrics."""
-from .base import OPTIMIZERS, Optimizer, arch_key, register_optimizer
+"""Optimizers: propose architectures from a ParamSpace, learn from finished trials."""
+from .base import OPTIMIZERS, DiscreteOptimizer, Optimizer, arch_key, register_optimizer
 from .random_search import GridSearch, RandomSearch  # isort: skip  (registration order = listing order)
 from .evolution import Evolution, RegularizedEvolution  # isort: skip
 from .bo import SkoptBO  # isort: skip
@@ -8,7 +8,7 @@ from .nsga import NSGA2  # isort: skip
 from .gradient import DARTSOptim, GDASOptim, GradientOptimizer, ProxylessNASOptim, SNASOptim  # isort: skip
 
 __all__ = [
-    "OPTIMIZERS", "Optimizer", "arch_key", "register_optimizer",
+    "OPTIMIZERS", "Optimizer", "DiscreteOptimizer", "arch_key", "register_optimizer",
     "RandomSearch", "GridSearch", "Evolution", "RegularizedEvolution", "SkoptBO", "XGBoostSMBO", "NSGA2",
     "GradientOptimizer", "DARTSOptim", "SNASOptim", "GDASOptim", "ProxylessNASOptim",
 ]

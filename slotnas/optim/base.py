@@ -1,30 +1,25 @@
-"""Optimizer interface: ``next(n)`` proposes parameter dicts, ``step(results)`` reads metrics.
+"""One optimizer base for discrete and gradient methods; the runtime tells them finished trials.
 
-Call order, as in ModularNAS Algorithm 2: ``next`` -> (estimator evaluates) -> ``step`` with the
-(params, metrics) pairs -> ``next`` ... Optimizers never see the model, only the ParamSpace.
+Optimizers never see the model or the trial store. They keep only their own model state (a
+population, a surrogate's data); the store owns results and hands them to ``best`` and ``rank``.
 """
 from __future__ import annotations
 
 import math
 import random
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 from ..errors import SlotnasError
 from ..params import Categorical, Numeric, Param, ParamSpace
 from ..pareto import costs
 from ..registry import Registry
+from ..trials import Arch, Metrics, Trial, TrialState, arch_key
 
 OPTIMIZERS = Registry("optimizer")
 
-Arch = Dict[str, Any]
-Metrics = Dict[str, Any]
 Result = Tuple[Arch, Metrics]
 MODES = ("max", "min")
-
-
-def arch_key(arch: Arch) -> Tuple:
-    """A hashable key of an architecture (its parameter values in name order)."""
-    return tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in arch.items()))
+KINDS = ("discrete", "gradient")
 
 
 def register_optimizer(name: str) -> Callable:
@@ -33,58 +28,110 @@ def register_optimizer(name: str) -> Callable:
 
 
 class Optimizer:
-    """Base of discrete optimizers: de-duplication, history, objective scoring and best()."""
+    """Base of every optimizer. ``kind`` says which estimators can drive it.
+
+    Call order for ``kind = "discrete"`` (:class:`DiscreteOptimizer`; driven by the trial runtime):
+
+    1. ``__init__(space, seed=..., **options)``
+    2. ``waiting()``: True while it needs results of trials in flight before proposing more
+       (a generational method between generations); the runtime then waits for a result.
+    3. ``ask()`` -> one new architecture, or None when the space is exhausted. An asked
+       architecture counts as seen (never proposed again) even before it is told.
+    4. ``tell(trial)`` once per finished trial (COMPLETE, FAILED or PRUNED) in the order they finished.
+       Repeat 2-4. A resumed run replays the journal's asks and tells in their original order, so a
+       deterministic optimizer continues exactly where it stopped.
+
+    Call order for ``kind = "gradient"`` (:class:`~slotnas.optim.gradient.GradientOptimizer`;
+    driven by a one-shot estimator): ``prepare(ops)``; per epoch ``on_epoch(epoch, epochs)``, per batch
+    ``arch_mode()``, ``arch_step(batch)``, ``weight_mode()``; after each epoch ``discretize()`` and
+    ``tell(trial)`` with the epoch's trial.
+
+    Both kinds: ``score(metrics)`` (the objective as a number to maximize), ``best(trials)`` and
+    ``rank(trials)`` over the store's trials.
+    """
+
+    kind = "discrete"
 
     def __init__(self, space: ParamSpace, objective: str = "val_acc", mode: str = "max",
                  seed: Optional[int] = None) -> None:
         if mode not in MODES:
             raise SlotnasError(f"optim.mode: {mode!r} not allowed; allowed: {', '.join(MODES)}")
-        self.space = space
-        self.params: List[Param] = space.discrete()
-        if not self.params:
-            raise SlotnasError("the search space has no Categorical or Numeric parameter to optimize")
-        self.objective, self.mode = objective, mode
+        self.space, self.objective, self.mode, self.seed = space, objective, mode, seed
         self.rng = random.Random(seed)
-        self.seed = seed
-        self.history: List[Result] = []
-        self._seen: set = set()  # proposed (pending or evaluated) architecture keys
-        self._size = space.size() if all(p.size() < math.inf for p in self.params) else math.inf
 
-    # -- interface ----------------------------------------------------------------------------
-    def next(self, n: int = 1) -> List[Arch]:
-        """Up to ``n`` new architectures; none re-proposed unless the space is exhausted."""
-        out = []
-        for _ in range(n):
-            arch = self._unique(self.propose)
-            if arch is None:
-                break
-            out.append(arch)
-        return out
+    def tell(self, trial: Trial) -> None:
+        """Learn from one finished trial."""
+        self.observe(trial)
 
-    def step(self, results: Sequence[Result]) -> None:
-        """Record evaluated (params, metrics) pairs."""
-        for arch, metrics in results:
-            self._seen.add(arch_key(arch))
-            self.history.append((dict(arch), dict(metrics)))
-            self.observe(arch, metrics)
-
-    def best(self) -> Optional[Result]:
-        """The evaluated (params, metrics) pair with the best objective, None before any."""
-        scored = [r for r in self.history if self.score(r[1]) > -math.inf]
-        return max(scored, key=lambda r: self.score(r[1])) if scored else None
-
-    # -- for subclasses -------------------------------------------------------------------------
-    def propose(self) -> Optional[Arch]:
-        """One candidate architecture (may be a duplicate; the base class filters)."""
-        raise NotImplementedError
-
-    def observe(self, arch: Arch, metrics: Metrics) -> None:
-        """React to one evaluated architecture (default: nothing beyond history)."""
+    def observe(self, trial: Trial) -> None:
+        """React to one finished trial (subclasses; default: nothing)."""
 
     def score(self, metrics: Metrics) -> float:
         """Objective as a number to maximize; failed or missing results score -inf."""
         cost = costs(metrics, [{"metric": self.objective, "mode": self.mode}])
         return -math.inf if cost is None else -cost[0]
+
+    def trial_score(self, trial: Trial) -> float:
+        """:meth:`score` of a COMPLETE trial; -inf for any other state."""
+        return self.score(trial.metrics) if trial.state is TrialState.COMPLETE else -math.inf
+
+    def rank(self, trials: Sequence[Trial]) -> List[Trial]:
+        """The scored trials, best first (ties keep trial order)."""
+        scored = [t for t in trials if self.trial_score(t) > -math.inf]
+        return sorted(scored, key=lambda t: -self.trial_score(t))
+
+    def best(self, trials: Sequence[Trial]) -> Optional[Trial]:
+        """The best trial by this optimizer's objective, None before any scored one."""
+        ranked = self.rank(trials)
+        return ranked[0] if ranked else None
+
+
+class DiscreteOptimizer(Optimizer):
+    """Base of discrete optimizers: ask/tell with de-duplication; subclasses implement ``propose``."""
+
+    def __init__(self, space: ParamSpace, **kwargs: Any) -> None:
+        super().__init__(space, **kwargs)
+        self.params: List[Param] = space.discrete()
+        if not self.params:
+            raise SlotnasError("the search space has no Categorical or Numeric parameter to optimize")
+        self._seen: set = set()  # asked or told architecture keys
+        self._in_flight: set = set()  # asked, not yet told
+        self._size = space.size() if all(p.size() < math.inf for p in self.params) else math.inf
+
+    # -- interface ----------------------------------------------------------------------------
+    def ask(self) -> Optional[Arch]:
+        """A new architecture (never one asked or told before), None when the space is exhausted."""
+        arch = self._unique(self.propose)
+        if arch is not None:
+            self._in_flight.add(arch_key(arch))
+        return arch
+
+    def waiting(self) -> bool:
+        """Whether to hold ``ask`` until a trial in flight is told (default: never)."""
+        return False
+
+    def tell(self, trial: Trial) -> None:
+        key = arch_key(trial.arch)
+        self._seen.add(key)
+        self._in_flight.discard(key)
+        self.observe(trial)
+
+    def claim(self, arch: Arch) -> None:
+        """Count an architecture it did not ask for as in flight (an enqueued or replayed trial)."""
+        key = arch_key(arch)
+        self._seen.add(key)
+        self._in_flight.add(key)
+
+    def release(self, arch: Arch) -> None:
+        """Forget an asked architecture that will not be evaluated (it may be proposed again)."""
+        key = arch_key(arch)
+        self._seen.discard(key)
+        self._in_flight.discard(key)
+
+    # -- for subclasses -------------------------------------------------------------------------
+    def propose(self) -> Optional[Arch]:
+        """One candidate architecture (may be a duplicate; the base class filters)."""
+        raise NotImplementedError
 
     def random_arch(self) -> Arch:
         """Uniformly random values for every parameter."""
@@ -150,3 +197,6 @@ def encode(params: Sequence[Param], arch: Arch) -> List[float]:
             lo, hi, v = (math.log(p.low), math.log(p.high), math.log(value)) if p.log else (p.low, p.high, value)
             out.append((v - lo) / (hi - lo) if hi > lo else 0.0)
     return out
+
+
+__all__ = ["OPTIMIZERS", "Optimizer", "DiscreteOptimizer", "register_optimizer", "arch_key", "encode", "KINDS"]

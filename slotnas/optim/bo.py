@@ -6,13 +6,14 @@ import warnings
 from typing import Any, List, Optional
 
 from ..params import Categorical, Numeric, ParamSpace
-from .base import Arch, Metrics, Optimizer, register_optimizer
+from ..trials import Trial
+from .base import Arch, DiscreteOptimizer, register_optimizer
 
 ACQ_FUNCS = ("EI", "PI", "LCB", "gp_hedge")
 
 
 @register_optimizer("SkoptBO")
-class SkoptBO(Optimizer):
+class SkoptBO(DiscreteOptimizer):
     """skopt.Optimizer over Categorical (one-hot) and Numeric dims; GP with an isotropic Matern kernel.
 
     One length scale instead of one per one-hot column keeps a fit at 300 points well under a
@@ -64,9 +65,9 @@ class SkoptBO(Optimizer):
             warnings.filterwarnings("ignore", message="The objective has been evaluated at point")
             return self._from_point(self._opt.ask())
 
-    def observe(self, arch: Arch, metrics: Metrics) -> None:
-        score = self.score(metrics)
+    def observe(self, trial: Trial) -> None:
+        score = self.trial_score(trial)
         if score == -math.inf:
             return  # a failed architecture carries no value to regress on; it stays de-duplicated
-        self._buffer_x.append(self._to_point(arch))
+        self._buffer_x.append(self._to_point(trial.arch))
         self._buffer_y.append(-score)  # skopt minimizes

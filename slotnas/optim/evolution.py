@@ -6,7 +6,8 @@ from typing import Any, Deque, List, Optional, Tuple
 
 from ..errors import SlotnasError
 from ..params import ParamSpace
-from .base import Arch, Metrics, Optimizer, register_optimizer
+from ..trials import Trial
+from .base import Arch, DiscreteOptimizer, register_optimizer
 
 Scored = Tuple[float, Arch]
 
@@ -17,8 +18,11 @@ def tournament(rng: Any, pool: List[Scored], size: int) -> Arch:
     return max(contenders, key=lambda s: s[0])[1]
 
 
-class Generational(Optimizer):
-    """A GA that proposes a whole generation at a time: random until two parents exist, then children."""
+class Generational(DiscreteOptimizer):
+    """A GA that proposes a whole generation at a time: random until two parents exist, then children.
+
+    With parallel workers it waits for the last results of a generation before breeding the next.
+    """
 
     min_population = 2
 
@@ -37,6 +41,9 @@ class Generational(Optimizer):
 
     def _child(self) -> Arch:
         raise NotImplementedError
+
+    def waiting(self) -> bool:
+        return not self._pending and bool(self._in_flight)
 
     def propose(self) -> Optional[Arch]:
         if not self._pending:
@@ -65,14 +72,14 @@ class Evolution(Generational):
             child = self.crossover(mother, tournament(self.rng, self._survivors, self.tournament_size))
         return self.mutate(child, rate=self.mutation_rate)
 
-    def observe(self, arch: Arch, metrics: Metrics) -> None:
-        self._survivors.append((self.score(metrics), dict(arch)))
+    def observe(self, trial: Trial) -> None:
+        self._survivors.append((self.trial_score(trial), dict(trial.arch)))
         self._survivors.sort(key=lambda s: s[0], reverse=True)
         del self._survivors[self.population_size:]
 
 
 @register_optimizer("RegularizedEvolution")
-class RegularizedEvolution(Optimizer):
+class RegularizedEvolution(DiscreteOptimizer):
     """Aging evolution (Real et al. 2019): mutate the tournament winner, drop the oldest member."""
 
     def __init__(self, space: ParamSpace, population: int = 20, sample_size: int = 5, **kwargs: Any) -> None:
@@ -87,5 +94,5 @@ class RegularizedEvolution(Optimizer):
             return self.random_arch()
         return self.mutate(tournament(self.rng, list(self._population), self.sample_size))
 
-    def observe(self, arch: Arch, metrics: Metrics) -> None:
-        self._population.append((self.score(metrics), dict(arch)))
+    def observe(self, trial: Trial) -> None:
+        self._population.append((self.trial_score(trial), dict(trial.arch)))

@@ -10,7 +10,8 @@ from torch import nn
 from ..arch_space.mixed_ops import BinaryGate, GumbelSum, MixedOp, WeightedSum
 from ..errors import SlotnasError
 from ..params import ParamSpace, TensorParam
-from .base import Arch, Result, register_optimizer
+from ..trials import Trial
+from .base import Arch, Optimizer, register_optimizer
 
 
 @dataclass
@@ -24,9 +25,10 @@ class ArchBatch:
     weight_decay: float = 0.0
 
 
-class GradientOptimizer:
-    """Learns the space's TensorParams with a tensor optimizer; the supernet estimator drives it."""
+class GradientOptimizer(Optimizer):
+    """Learns the space's TensorParams with a tensor optimizer; a one-shot estimator drives it (see Optimizer)."""
 
+    kind = "gradient"
     method = "gradient"
     mixed_kind: type = WeightedSum
     mixed_name = "weighted_sum"
@@ -34,14 +36,12 @@ class GradientOptimizer:
     def __init__(self, space: ParamSpace, lr: float = 3e-4, betas: Sequence[float] = (0.5, 0.999),
                  weight_decay: float = 1e-3, objective: str = "val_acc", mode: str = "max",
                  seed: Optional[int] = None) -> None:
-        self.space = space
+        super().__init__(space, objective=objective, mode=mode, seed=seed)
         self.tensors = space.tensors()
         if not self.tensors:
             raise SlotnasError(f"optim {self.method}: the space has no TensorParam; "
                                f"construct with mixed_op (mixed: {self.mixed_name})")
         self.arch_opt = torch.optim.Adam(self.tensors, lr=lr, betas=tuple(betas), weight_decay=weight_decay)
-        self.objective, self.mode, self.seed = objective, mode, seed
-        self.history: List[Result] = []
         self.ops: List[Tuple[str, MixedOp]] = []
 
     # -- estimator hooks ------------------------------------------------------------------------
@@ -81,13 +81,9 @@ class GradientOptimizer:
         """Softmax of every architecture tensor, by parameter name."""
         return {p.name: torch.softmax(p.value.detach(), -1).cpu().tolist() for p in self.space.of_type(TensorParam)}
 
-    def step(self, results: Sequence[Result]) -> None:
-        """Record per-epoch (architecture, metrics) results."""
-        self.history.extend((dict(a), dict(m)) for a, m in results)
-
-    def best(self) -> Optional[Result]:
-        """The final discretized architecture (gradient methods converge rather than rank)."""
-        return self.history[-1] if self.history else None
+    def best(self, trials: Sequence[Trial]) -> Optional[Trial]:
+        """The last epoch's discretized architecture (gradient methods converge rather than rank)."""
+        return trials[-1] if trials else None
 
 
 @register_optimizer("DARTS")

@@ -5,7 +5,8 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from ..params import ParamSpace
 from ..pareto import check_objectives, costs, crowding_distance, non_dominated_sort
-from .base import Arch, Metrics, register_optimizer
+from ..trials import Trial, TrialState
+from .base import Arch, register_optimizer
 from .evolution import Generational
 
 
@@ -30,11 +31,11 @@ class NSGA2(Generational):
     def num_parents(self) -> int:
         return len(self._parents)
 
-    def observe(self, arch: Arch, metrics: Metrics) -> None:
-        vec = costs(metrics, self.objectives)
+    def observe(self, trial: Trial) -> None:
+        vec = costs(trial.metrics, self.objectives) if trial.state is TrialState.COMPLETE else None
         if vec is None:
             return  # failed architectures never become parents
-        self._offspring.append((dict(arch), vec))
+        self._offspring.append((dict(trial.arch), vec))
         if len(self._offspring) >= self.population_size:
             self._select()
 

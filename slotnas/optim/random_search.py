@@ -5,11 +5,11 @@ import itertools
 from typing import Any, Iterator, List, Optional
 
 from ..params import Categorical, Numeric, ParamSpace
-from .base import Arch, Optimizer, register_optimizer
+from .base import Arch, DiscreteOptimizer, register_optimizer
 
 
 @register_optimizer("RandomSearch")
-class RandomSearch(Optimizer):
+class RandomSearch(DiscreteOptimizer):
     """Uniformly random, never-repeated architectures."""
 
     def propose(self) -> Optional[Arch]:
@@ -17,7 +17,7 @@ class RandomSearch(Optimizer):
 
 
 @register_optimizer("GridSearch")
-class GridSearch(Optimizer):
+class GridSearch(DiscreteOptimizer):
     """Every combination in order; a Numeric contributes ``points`` evenly spaced values."""
 
     def __init__(self, space: ParamSpace, points: int = 5, shuffle: bool = False, **kwargs: Any) -> None:

@@ -6,13 +6,14 @@ from typing import Any, List, Optional
 
 from ..errors import SlotnasError
 from ..params import ParamSpace
-from .base import Arch, Metrics, Optimizer, arch_key, encode, register_optimizer
+from ..trials import Trial
+from .base import Arch, DiscreteOptimizer, arch_key, encode, register_optimizer
 
 ACQUISITIONS = ("random", "annealing")
 
 
 @register_optimizer("XGBoostSMBO")
-class XGBoostSMBO(Optimizer):
+class XGBoostSMBO(DiscreteOptimizer):
     """Fit an xgboost regressor on encoded architectures; propose the best predicted unseen one.
 
     ``acquisition: random`` scores ``n_candidates`` random and mutated architectures;
@@ -31,12 +32,12 @@ class XGBoostSMBO(Optimizer):
                               n_jobs=1, random_state=self.seed or 0, verbosity=0)
         self._model: Any = None
         self._fitted_on = 0
-        self._data: List[tuple] = []  # (features, score) of successful evaluations
+        self._data: List[tuple] = []  # (features, score, arch) of successful evaluations: the surrogate's data
 
-    def observe(self, arch: Arch, metrics: Metrics) -> None:
-        score = self.score(metrics)
+    def observe(self, trial: Trial) -> None:
+        score = self.trial_score(trial)
         if score > -math.inf:
-            self._data.append((encode(self.params, arch), score))
+            self._data.append((encode(self.params, trial.arch), score, dict(trial.arch)))
 
     def _fit(self) -> None:
         if self._fitted_on == len(self._data):
@@ -60,7 +61,7 @@ class XGBoostSMBO(Optimizer):
         self._fit()
         if self.acquisition == "annealing":
             return self._anneal()
-        elite = [a for a, _ in sorted(self.history, key=lambda r: self.score(r[1]), reverse=True)[:5]]
+        elite = [d[2] for d in sorted(self._data, key=lambda d: d[1], reverse=True)[:5]]
         pool = [self.random_arch() for _ in range(self.n_candidates // 2)]
         pool += [self.mutate(self.rng.choice(elite)) for _ in range(self.n_candidates - len(pool))]
         pool = [a for a in pool if arch_key(a) not in self._seen] or pool
@@ -68,7 +69,7 @@ class XGBoostSMBO(Optimizer):
         return pool[int(preds.argmax())]
 
     def _anneal(self) -> Arch:
-        current = max(self.history, key=lambda r: self.score(r[1]))[0]
+        current = max(self._data, key=lambda d: d[1])[2]
         current_pred = float(self._predict([current])[0])
         best, best_pred = None, -math.inf
         steps = max(1, self.n_candidates // 10)

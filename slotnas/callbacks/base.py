@@ -1,0 +1,70 @@
+"""Run callbacks: every run-level side effect hangs on these four hooks (all optional)."""
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any, List, Sequence
+
+from ..errors import SlotnasError
+
+if TYPE_CHECKING:  # the runtime imports callbacks, never the reverse at run time
+    from ..runtime.context import Run, SearchResult
+    from ..trials import Trial
+
+
+class Callback:
+    """Hooks called in this order: ``on_search_start`` once; ``on_trial_complete`` for each finished
+    trial (``on_epoch_end`` instead for each epoch of a one-shot run); ``on_search_end`` once with
+    the result. A callback that raises stops the run (it is code, not an architecture)."""
+
+    def on_search_start(self, run: "Run") -> None:
+        """The run is built and its stored trials are replayed; nothing new evaluated yet."""
+
+    def on_trial_complete(self, run: "Run", trial: "Trial") -> None:
+        """A trial ended (COMPLETE, FAILED or PRUNED) and is in the store."""
+
+    def on_epoch_end(self, run: "Run", trial: "Trial") -> None:
+        """A one-shot epoch ended; ``trial`` is its record (discretized architecture, alphas)."""
+
+    def on_search_end(self, run: "Run", result: "SearchResult") -> None:
+        """The search is over; ``result`` holds the trials and the winner."""
+
+
+class CallbackList(Callback):
+    """Calls each callback's hook in list order."""
+
+    def __init__(self, callbacks: Sequence[Callback]) -> None:
+        self.callbacks: List[Callback] = list(callbacks)
+
+    def on_search_start(self, run: "Run") -> None:
+        for cb in self.callbacks:
+            cb.on_search_start(run)
+
+    def on_trial_complete(self, run: "Run", trial: "Trial") -> None:
+        for cb in self.callbacks:
+            cb.on_trial_complete(run, trial)
+
+    def on_epoch_end(self, run: "Run", trial: "Trial") -> None:
+        for cb in self.callbacks:
+            cb.on_epoch_end(run, trial)
+
+    def on_search_end(self, run: "Run", result: "SearchResult") -> None:
+        for cb in self.callbacks:
+            cb.on_search_end(run, result)
+
+
+def load_callback(spec: Any, key: str = "run.callbacks") -> Callback:
+    """A Callback from ``module:attr`` (a Callback subclass, instance or zero-argument factory)."""
+    if isinstance(spec, Callback):
+        return spec
+    if not isinstance(spec, str) or ":" not in spec:
+        raise SlotnasError(f"{key}: expected 'module:attr' naming a Callback, got {spec!r}")
+    module, _, attr = spec.partition(":")
+    try:
+        obj = getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError) as exc:
+        raise SlotnasError(f"{key}: cannot import {spec!r} ({type(exc).__name__}: {exc})") from None
+    if isinstance(obj, type) and issubclass(obj, Callback) or not isinstance(obj, Callback) and callable(obj):
+        obj = obj()
+    if not isinstance(obj, Callback):
+        raise SlotnasError(f"{key}: {spec!r} is not a slotnas.Callback (subclass, instance or factory)")
+    return obj

@@ -1,0 +1,78 @@
+"""One trial's evaluation in whatever process runs it: seeding, transform, estimate, failure policy."""
+from __future__ import annotations
+
+import builtins
+import importlib
+import random
+import time
+from typing import Any, Sequence, Tuple, Type
+
+import torch
+
+from ..errors import SlotnasError
+from ..trials import Trial
+
+# Exceptions that make a FAILED trial when raised while an architecture trains, evaluates or is measured
+# (a NaN loss, a shape mismatch in a candidate's forward, out of memory, an export error). Anything
+# else -- a SlotnasError, a transform handler's error, a TypeError or AttributeError from a bug --
+# stops the run. NotImplementedError, though a RuntimeError, is always a bug.
+DEFAULT_CATCH = ("RuntimeError", "ValueError", "ArithmeticError", "MemoryError")
+
+
+def resolve_catch(names: Sequence[str], key: str = "run.catch") -> Tuple[Type[BaseException], ...]:
+    """Exception classes from builtin names (``RuntimeError``) or ``module:attr``; one-line errors."""
+    out = []
+    for name in names:
+        if not isinstance(name, str):
+            raise SlotnasError(f"{key}: expected exception names, got {type(name).__name__} {name!r}")
+        if ":" in name:
+            module, _, attr = name.partition(":")
+            try:
+                cls = getattr(importlib.import_module(module), attr)
+            except (ImportError, AttributeError) as exc:
+                raise SlotnasError(f"{key}: cannot import {name!r} ({type(exc).__name__}: {exc})") from None
+        else:
+            cls = getattr(builtins, name, None)
+        if not (isinstance(cls, type) and issubclass(cls, Exception)):
+            raise SlotnasError(f"{key}: {name!r} is not an exception class; allowed: builtin exception names "
+                               f"such as {', '.join(DEFAULT_CATCH)}, or module:Class")
+        out.append(cls)
+    return tuple(out)
+
+
+def trial_seed(run_seed: int, index: int) -> int:
+    """The seed of trial ``index`` of a run: its result depends on nothing evaluated before it."""
+    return (run_seed * 1_000_003 + index * 7_919 + 17) % (2 ** 31)
+
+
+def seed_trial(run_seed: int, index: int, data: Any) -> None:
+    """Seed Python, torch and the data's shuffling generators for one trial."""
+    seed = trial_seed(run_seed, index)
+    random.seed(seed)
+    torch.manual_seed(seed)
+    for split in (data.train, data.val, data.test):
+        generator = getattr(split, "generator", None)
+        if isinstance(generator, torch.Generator):
+            generator.manual_seed(seed)
+
+
+def evaluate_trial(estim: Any, trial: Trial, run_seed: int, catch: Tuple[Type[BaseException], ...],
+                   worker: str) -> Trial:
+    """Apply ``trial.arch`` to the space and estimate it; an exception in ``catch`` makes it FAILED.
+
+    Errors while applying the architecture (a transform handler, an invalid value) and every
+    SlotnasError propagate: they are bugs or config errors, not properties of the architecture.
+    """
+    estim.space.update(trial.arch)
+    seed_trial(run_seed, trial.index, estim.data)  # after the update: lazily built candidates draw no numbers
+    start = time.perf_counter()
+    error = None
+    try:
+        metrics = estim.measure()
+    except (SlotnasError, NotImplementedError):
+        raise
+    except catch as exc:
+        metrics, error = {}, f"{type(exc).__name__}: {exc}"
+    seconds = round(time.perf_counter() - start, 4)
+    done = trial.finish(metrics, seconds=seconds, error=error)
+    return Trial(**{**done.__dict__, "worker": worker})

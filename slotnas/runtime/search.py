@@ -1,0 +1,166 @@
+"""search(): config -> run folder, trial store, optimizer, executor, callbacks -> SearchResult."""
+from __future__ import annotations
+
+import os
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+
+import torch
+
+from ..callbacks import AlphasPlot, Callback, CallbackList, ParetoReport, ProgressBar, WinnerExport, load_callback
+from ..errors import SlotnasError
+from ..estim.base import Estimator
+from ..files import make_run_dir, save_torch, write_yaml
+from ..runner import build, build_optimizer
+from ..store import TrialStore
+from ..trials import Arch, Trial
+from .context import Run, SearchResult
+from .executors import make_executor
+from .loop import Propose, drive, replay
+from .resume import check_resumable, stored_config
+from .worker import TrialWorker
+
+SHARED_STATE = "shared_state.pt"  # what workers need from the estimator's prepare (e.g. SPOS supernet weights)
+
+
+def available_cores() -> int:
+    """CPU cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def plan_workers(run_cfg: Dict[str, Any], estimator: Estimator, remaining: int) -> Tuple[int, int]:
+    """(workers, torch threads per worker) for ``run.workers`` / ``run.threads`` (``auto`` resolved).
+
+    auto: one worker per core with one thread each for estimators that train many small networks,
+    else one worker with every core. Never more workers than trials left to run.
+    """
+    cores = available_cores()
+    workers = run_cfg["workers"]
+    if workers == "auto":
+        workers = cores if estimator.parallel and run_cfg["executor"] == "local" else 1
+        if run_cfg["executor"] == "ray":
+            workers = cores if estimator.parallel else 1
+    workers = max(1, min(workers, remaining)) if not estimator.default_only else 1
+    threads = run_cfg["threads"] or max(1, cores // workers)
+    return workers, threads
+
+
+def search(config: Union[None, str, os.PathLike, Mapping[str, Any]] = None, callbacks: Sequence[Callback] = (),
+           overrides: Sequence[str] = ()) -> SearchResult:
+    """Run a search from a YAML path, a config dict or None (the embedded default); ``callbacks`` run
+    after the built-in ones. Returns the trials and the winner."""
+    from ..config import apply_override, load_config, validate
+
+    if config is None or isinstance(config, (str, os.PathLike)):
+        cfg = load_config(None if config is None else os.fspath(config), overrides)
+    else:
+        raw = dict(config)
+        for assignment in overrides:
+            apply_override(raw, assignment)
+        cfg = validate(raw)
+    return run_search(cfg, callbacks)
+
+
+def resume(run_dir: str, callbacks: Sequence[Callback] = (), overrides: Sequence[str] = ()) -> SearchResult:
+    """Continue the run in ``run_dir`` from its own config.yaml (``overrides`` may change runtime keys only)."""
+    from ..config import apply_override, validate
+
+    raw = stored_config(run_dir)
+    for assignment in overrides:
+        apply_override(raw, assignment)
+    raw["run"]["resume"] = run_dir
+    return run_search(validate(raw), callbacks)
+
+
+def run_search(cfg: Dict[str, Any], callbacks: Sequence[Callback] = ()) -> SearchResult:
+    """Run the search a validated config describes; trials land in the run folder as they finish."""
+    run_cfg = cfg["run"]
+    resumed = run_cfg["resume"] is not None
+    if resumed:
+        check_resumable(stored_config(run_cfg["resume"]), cfg)
+    user = [load_callback(c) for c in run_cfg["callbacks"]] + list(callbacks)
+    parts = build(cfg)
+    optimizer = build_optimizer(cfg, parts.space)
+    run_dir = run_cfg["resume"] if resumed else make_run_dir(run_cfg["out"])
+    write_yaml(os.path.join(run_dir, "config.yaml"), {**cfg, "run": {**run_cfg, "resume": None}})
+    run = Run(cfg, run_dir, TrialStore(run_dir), optimizer, parts.estimator, parts.model, parts.space, parts.data,
+              budget=run_cfg["budget"], resumed=resumed)
+    builtin: List[Callback] = [ProgressBar()] if run_cfg["progress"] else []
+    hooks = CallbackList(builtin + [ParetoReport(), AlphasPlot(), WinnerExport()] + user)
+    try:
+        if optimizer.kind == "gradient":
+            _one_shot(run, hooks)
+        else:
+            _discrete(run, hooks)
+        trials = run.trials()
+        result = SearchResult(run_dir, trials, optimizer.best(trials), optimizer.objective, optimizer.mode)
+        hooks.on_search_end(run, result)
+    finally:
+        run.store.close()
+    return result
+
+
+def _discrete(run: Run, hooks: Callback) -> None:
+    propose = _proposer(run)
+    requeue = replay(run, propose)
+    remaining = len(requeue) + max(0, run.budget - run.store.count(finished=False))
+    workers, threads = plan_workers(run.config["run"], run.estimator, remaining)
+    run.workers = workers
+    torch.set_num_threads(threads if workers == 1 else available_cores())
+    hooks.on_search_start(run)
+    shared = _prepare(run)
+    local = TrialWorker(run.config, None, 0, 0, "main", estimator=run.estimator)
+    executor = make_executor(run.config["run"], run.config, workers, threads, local, shared)
+    try:
+        drive(run, executor, propose, hooks, requeue)
+    finally:
+        executor.close()
+
+
+def _prepare(run: Run) -> Optional[Dict[str, Any]]:
+    """The estimator's one-time work (kept in the run folder, so a resumed run loads it instead)."""
+    path = run.path(SHARED_STATE)
+    if run.resumed and os.path.isfile(path):
+        shared = torch.load(path, map_location="cpu", weights_only=True)
+        run.estimator.load_shared_state(shared)
+        return shared
+    run.estimator.prepare()
+    shared = run.estimator.shared_state()
+    if shared is not None:
+        save_torch(path, shared)
+    return shared
+
+
+def _proposer(run: Run) -> Propose:
+    """Where new architectures come from: the optimizer, or the space's defaults once (DefaultEstim)."""
+    optimizer: Any = run.optimizer
+    if not run.estimator.default_only:
+        return optimizer.ask
+    default = {p.name: p.value for p in optimizer.params}
+    pending = [default]
+
+    def propose() -> Optional[Arch]:
+        if not pending:
+            return None
+        arch = pending.pop()
+        optimizer.claim(arch)
+        return dict(arch)
+
+    return propose
+
+
+def _one_shot(run: Run, hooks: Callback) -> None:
+    if run.store.trials("epoch"):
+        raise SlotnasError(f"run.resume: {run.run_dir} is a one-shot run (SuperNetEstim); its supernet is not "
+                           "checkpointed, so it cannot continue: start a new run")
+    hooks.on_search_start(run)
+
+    def report(epoch: int, arch: Arch, metrics: Dict[str, Any]) -> Trial:
+        trial = run.store.add(arch, metrics, kind="epoch", fidelity=epoch + 1)
+        run.optimizer.tell(trial)
+        hooks.on_epoch_end(run, trial)
+        return trial
+
+    run.estimator.search(run.optimizer, report)  # type: ignore[attr-defined]
