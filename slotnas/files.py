@@ -26,6 +26,13 @@ def make_run_dir(out: str, name: Optional[str] = None) -> str:
             suffix += 1
 
 
+def remove_stale_temps(folder: str) -> None:
+    """Delete temporary files that :func:`atomic_write` left behind when its process was killed."""
+    for name in os.listdir(folder):
+        if name.startswith(".") and name.endswith(".tmp"):
+            os.remove(os.path.join(folder, name))
+
+
 def atomic_write(path: str, write: Callable[[str], None]) -> str:
     """Call ``write(tmp_path)``, fsync the result and rename it to ``path`` (all or nothing)."""
     folder = os.path.dirname(os.path.abspath(path))

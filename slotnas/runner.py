@@ -102,17 +102,20 @@ def results_table(trials: Sequence[Trial], optimizer: Optimizer, top: int = 10) 
     """Text table of the best trials as ``optimizer`` ranks them: rank, objective, params, latency if measured."""
     objective = optimizer.objective
     ranked = optimizer.rank(trials)
-    has_latency = any("latency_ms" in t.metrics for t in ranked)
-    header = f"{'rank':>4}  {'trial':>5}  {objective:>8}  {'params':>9}" + ("  latency_ms" if has_latency else "")
+    has_latency = objective != "latency_ms" and any("latency_ms" in t.metrics for t in ranked)
+    has_params = objective != "params"
+    header = f"{'rank':>4}  {'trial':>5}  {objective:>8}" + (f"  {'params':>9}" if has_params else "")
+    header += "  latency_ms" if has_latency else ""
     header += "  architecture"
     lines = [header, "-" * len(header)]
     for rank, t in enumerate(ranked[:top], 1):
         m = t.metrics
-        params = f"{m['params']:>9,}" if "params" in m else f"{'-':>9}"
+        params = "" if not has_params else f"  {m['params']:>9,}" if "params" in m else f"  {'-':>9}"
         latency = ""
         if has_latency:
             latency = f"  {m['latency_ms']:>10.3f}" if "latency_ms" in m else " " * 12
-        lines.append(f"{rank:>4}  {t.index:>5}  {m[objective]:>8.3f}  {params}{latency}  {arch_label(t.arch)}")
+        value = f"{m[objective]:>8,}" if isinstance(m[objective], int) else f"{m[objective]:>8.3f}"
+        lines.append(f"{rank:>4}  {t.index:>5}  {value}{params}{latency}  {arch_label(t.arch)}")
     failed = len(trials) - len(ranked)
     if failed:
         lines.append(f"({failed} trial(s) failed or have no {objective}; see results.jsonl)")

@@ -22,8 +22,10 @@ def first_difference(old: Any, new: Any, prefix: str = "") -> Optional[Tuple[str
             if found:
                 return found
         return None
-    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
-        for i, (a, b) in enumerate(zip(old, new)):
+    if isinstance(old, list) and isinstance(new, list):
+        for i in range(max(len(old), len(new))):
+            a = old[i] if i < len(old) else MISSING
+            b = new[i] if i < len(new) else MISSING
             found = first_difference(a, b, f"{prefix}{i}.")
             if found:
                 return found

@@ -9,7 +9,7 @@ import torch
 from ..callbacks import AlphasPlot, Callback, CallbackList, ParetoReport, ProgressBar, WinnerExport, load_callback
 from ..errors import SlotnasError
 from ..estim.base import Estimator
-from ..files import make_run_dir, save_torch, write_yaml
+from ..files import make_run_dir, remove_stale_temps, save_torch, write_yaml
 from ..runner import build, build_optimizer
 from ..store import TrialStore
 from ..trials import Arch, Trial
@@ -84,6 +84,8 @@ def run_search(cfg: Dict[str, Any], callbacks: Sequence[Callback] = ()) -> Searc
     parts = build(cfg)
     optimizer = build_optimizer(cfg, parts.space)
     run_dir = run_cfg["resume"] if resumed else make_run_dir(run_cfg["out"])
+    if resumed:
+        remove_stale_temps(run_dir)
     write_yaml(os.path.join(run_dir, "config.yaml"), {**cfg, "run": {**run_cfg, "resume": None}})
     run = Run(cfg, run_dir, TrialStore(run_dir), optimizer, parts.estimator, parts.model, parts.space, parts.data,
               budget=run_cfg["budget"], resumed=resumed)

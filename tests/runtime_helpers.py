@@ -1,0 +1,51 @@
+"""Importable pieces for runtime tests (configs name them as module:attr)."""
+from torch import nn
+
+from slotnas import Categorical
+from slotnas.arch_space.backbones import SlotCNN
+from slotnas.callbacks import Callback
+
+EVENTS = []
+
+
+class Recorder(Callback):
+    """Records every hook call into EVENTS as short strings."""
+
+    def on_search_start(self, run):
+        EVENTS.append(f"start {len(run.trials())}")
+
+    def on_trial_complete(self, run, trial):
+        EVENTS.append(f"trial {trial.index} {trial.state.value} stored={run.store.get(trial.index) is trial}")
+
+    def on_epoch_end(self, run, trial):
+        EVENTS.append(f"epoch {trial.metrics['epoch']}")
+
+    def on_search_end(self, run, result):
+        EVENTS.append(f"end {len(result.trials)} model={result.model is not None}")
+
+
+class BuggyHandlerNet(SlotCNN):
+    """A slot_cnn that declares a 'width' parameter whose transform handler has a bug."""
+
+    def declare_params(self, space):
+        space.add(Categorical([1, 2], name="width"))
+        space.connect(self.resize, ["width"])
+
+    def resize(self, width):
+        if width.value == 2:
+            self.head.out_features += "1"  # TypeError: a bug in user code, not a bad architecture
+
+
+def not_a_callback():
+    return nn.Identity()
+
+
+class Nan(nn.Module):
+    """A candidate whose output is NaN: training fails with NonFiniteLoss."""
+
+    def __init__(self, c_in, c_out, stride):
+        super().__init__()
+        self.conv = nn.Conv2d(c_in, c_out, 1, stride)
+
+    def forward(self, x):
+        return self.conv(x) * float("nan")
