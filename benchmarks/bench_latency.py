@@ -17,13 +17,6 @@ SHAPE = (3, 224, 224)
 CANDIDATES = [f"MB{k}E{e}" for k in (3, 5, 7) for e in (1, 3, 6)]
 
 
-class MeasureOnly(Estimator):
-    """No training: only the metrics (here: latency) of each architecture."""
-
-    def estimate(self) -> dict:
-        return {}
-
-
 def main(n_new: int = 5, n_lut: int = 30) -> None:
     torch.manual_seed(0)
     model = torchvision.models.mobilenet_v2()
@@ -65,18 +58,6 @@ def main(n_new: int = 5, n_lut: int = 30) -> None:
     for _ in range(1000):
         lut.predict(contexts)
     print(f"LUT prediction                         {(time.perf_counter() - start):6.3f} ms per call")  # 1000 calls
-
-    estim = MeasureOnly(model, space, data=None, trainer=None, metrics=[latency], progress=False)
-    arch = space.sample(rng)
-    first_start = time.perf_counter()
-    estim.evaluate(arch)
-    first = time.perf_counter() - first_start
-    start = time.perf_counter()
-    for _ in range(1000):
-        estim.evaluate(arch)
-    cached = (time.perf_counter() - start) / 1000
-    print(f"re-query of a known architecture       {cached * 1e3:6.3f} ms (target < 1 ms) "
-          f"{'ok' if cached < 1e-3 else 'MISSED'}   [first query {first:.2f} s]")
 
 
 if __name__ == "__main__":

@@ -195,7 +195,7 @@ def test_two_local_workers_give_the_same_trials_as_one(tmp_path):
     one = run_search(tiny_config(tmp_path / "one", optim=GRID, run={"budget": 9, "threads": 1}))
     two = run_search(tiny_config(tmp_path / "two", optim=GRID, run={"budget": 9, "threads": 1, "workers": 2}))
     assert metrics_by_arch(one.trials) == metrics_by_arch(two.trials)
-    assert {t.worker for t in one.trials} == {"main-0"} and {t.worker for t in two.trials} == {"local-0", "local-1"}
+    assert {t.worker for t in one.trials} == {"main-0"} and {t.worker for t in two.trials} == {"main-0", "local-1"}
     assert sorted(t.index for t in two.trials) == list(range(9))
 
 

@@ -1,9 +1,10 @@
-"""Executors run trials: in this process, in local worker processes, or on Ray (ray_executor.py)."""
+"""Executors run trials: in this process, in this process plus local worker processes, or on Ray."""
 from __future__ import annotations
 
 import concurrent.futures as cf
 import multiprocessing
 import os
+import threading
 from typing import Any, Dict, List, Optional
 
 from ..errors import SlotnasError
@@ -42,22 +43,39 @@ class InlineExecutor(Executor):
         return [self.worker.run(self.queue.pop(0))]
 
 
-class ProcessExecutor(Executor):
-    """``executor: local``: N spawned worker processes, each building the space once from the config."""
+class LocalExecutor(Executor):
+    """``executor: local`` with N workers: this process (its model, in a thread) plus N-1 spawned processes.
 
-    def __init__(self, cfg: Dict[str, Any], workers: int, threads: int,
+    The main process starts evaluating at once while the others import torch and build their own
+    space from the config (a few seconds), so those seconds are not lost. Each worker has ``threads``
+    torch threads.
+    """
+
+    def __init__(self, cfg: Dict[str, Any], workers: int, threads: int, local: TrialWorker,
                  shared_state: Optional[Dict[str, Any]]) -> None:
         ctx = multiprocessing.get_context("spawn")  # fork after torch's thread pools start is unsafe
         ids = ctx.Queue()
-        for i in range(workers):
+        for i in range(1, workers):
             ids.put(i)
-        self.slots = workers
-        self.pool = cf.ProcessPoolExecutor(workers, mp_context=ctx, initializer=init_process_worker,
+        self.slots, self.local = workers, local
+        self.local_busy = False
+        self.pool = cf.ProcessPoolExecutor(workers - 1, mp_context=ctx, initializer=init_process_worker,
                                            initargs=(cfg, shared_state, threads, ids, os.getpid()))
         self.futures: Dict[cf.Future, Trial] = {}
 
     def submit(self, trial: Trial) -> None:
-        self.futures[self.pool.submit(run_in_process, trial)] = trial
+        if not self.local_busy:
+            self.local_busy = True
+            future: cf.Future = cf.Future()
+            threading.Thread(target=_run_into, args=(self.local, trial, future), daemon=True,
+                             name=f"slotnas-trial-{trial.index}").start()
+            future.add_done_callback(self._local_done)
+        else:
+            future = self.pool.submit(run_in_process, trial)
+        self.futures[future] = trial
+
+    def _local_done(self, _: cf.Future) -> None:
+        self.local_busy = False
 
     def wait(self) -> List[Trial]:
         done, _ = cf.wait(list(self.futures), return_when=cf.FIRST_COMPLETED)
@@ -67,8 +85,9 @@ class ProcessExecutor(Executor):
             try:
                 out.append(future.result())
             except cf.process.BrokenProcessPool:
-                raise SlotnasError(f"a worker process died while evaluating trial {trial.index} "
-                                   f"(killed, or out of memory); resume the run to evaluate it again") from None
+                raise SlotnasError(f"a worker process died while starting or evaluating trial {trial.index} "
+                                   "(killed, out of memory, or it failed to start: see its output above); "
+                                   "resume the run to evaluate it again") from None
         return out
 
     def close(self) -> None:
@@ -81,6 +100,14 @@ class ProcessExecutor(Executor):
             process.join(timeout=5)
 
 
+def _run_into(worker: TrialWorker, trial: Trial, future: cf.Future) -> None:
+    """Evaluate in a daemon thread (Ctrl-C never waits for it) and settle ``future``."""
+    try:
+        future.set_result(worker.run(trial))
+    except BaseException as exc:  # handed to the loop, which raises it in the main thread
+        future.set_exception(exc)
+
+
 def make_executor(run_cfg: Dict[str, Any], cfg: Dict[str, Any], workers: int, threads: int, local: TrialWorker,
                   shared_state: Optional[Dict[str, Any]]) -> Executor:
     """The executor ``run.executor`` names, with ``workers`` slots (one slot runs in this process)."""
@@ -90,7 +117,7 @@ def make_executor(run_cfg: Dict[str, Any], cfg: Dict[str, Any], workers: int, th
         return RayExecutor(cfg, workers, threads, shared_state, run_cfg["ray_address"], run_cfg["resources"])
     if workers == 1:
         return InlineExecutor(local)
-    return ProcessExecutor(cfg, workers, threads, shared_state)
+    return LocalExecutor(cfg, workers, threads, local, shared_state)
 
 
-__all__ = ["Executor", "InlineExecutor", "ProcessExecutor", "make_executor"]
+__all__ = ["Executor", "InlineExecutor", "LocalExecutor", "make_executor"]

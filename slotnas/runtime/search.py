@@ -1,6 +1,7 @@
 """search(): config -> run folder, trial store, optimizer, executor, callbacks -> SearchResult."""
 from __future__ import annotations
 
+import multiprocessing
 import os
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
@@ -76,6 +77,9 @@ def resume(run_dir: str, callbacks: Sequence[Callback] = (), overrides: Sequence
 
 def run_search(cfg: Dict[str, Any], callbacks: Sequence[Callback] = ()) -> SearchResult:
     """Run the search a validated config describes; trials land in the run folder as they finish."""
+    if getattr(multiprocessing.current_process(), "_inheriting", False):
+        raise SlotnasError("slotnas.search() ran while a worker process was starting: the script that calls it "
+                           "needs an if __name__ == '__main__': guard (or set run.workers: 1)")
     run_cfg = cfg["run"]
     resumed = run_cfg["resume"] is not None
     if resumed:
@@ -110,15 +114,17 @@ def _discrete(run: Run, hooks: Callback) -> None:
     remaining = len(requeue) + max(0, run.budget - run.store.count(finished=False))
     workers, threads = plan_workers(run.config["run"], run.estimator, remaining)
     run.workers = workers
-    torch.set_num_threads(threads if workers == 1 else available_cores())
     hooks.on_search_start(run)
-    shared = _prepare(run)
+    shared = _prepare(run)  # with every core: e.g. SPOS supernet training
+    all_threads = torch.get_num_threads()
+    torch.set_num_threads(threads)  # this process is worker 0 (locally) while the search runs
     local = TrialWorker(run.config, None, 0, 0, "main", estimator=run.estimator)
     executor = make_executor(run.config["run"], run.config, workers, threads, local, shared)
     try:
         drive(run, executor, propose, hooks, requeue)
     finally:
         executor.close()
+        torch.set_num_threads(all_threads)
 
 
 def _prepare(run: Run) -> Optional[Dict[str, Any]]:
