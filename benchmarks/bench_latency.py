@@ -9,7 +9,6 @@ import torch
 import torchvision
 
 from slotnas import construct, slotify
-from slotnas.estim.base import Estimator
 from slotnas.metrics import LatencyLUT, LatencyMetric
 from slotnas.metrics.lut import slot_contexts
 

@@ -5,7 +5,6 @@ Run: python benchmarks/bench_runtime.py [--skip-ray]. Every figure is measured i
 from __future__ import annotations
 
 import argparse
-import copy
 import os
 import sys
 import tempfile
@@ -17,7 +16,6 @@ import yaml
 from slotnas.callbacks import Callback
 from slotnas.config import DEFAULT_CONFIG, validate
 from slotnas.estim import Estimator, register_estimator
-from slotnas.optim import OPTIMIZERS
 from slotnas.runtime import run_search
 from slotnas.runtime.context import Run
 from slotnas.runtime.loop import replay

@@ -143,8 +143,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     """Entry point; user errors print one line and exit 2 (``--debug`` shows the traceback)."""
     args = _parser().parse_args(argv)
     try:
-        commands = {"search": _search, "resume": _resume, "export": _export, "latency-table": _latency_table, "describe": _describe,
-                    "list": _list}
+        commands = {"search": _search, "resume": _resume, "export": _export, "latency-table": _latency_table,
+                    "describe": _describe, "list": _list}
         return commands[args.command](args)
     except SlotnasError as exc:
         if args.debug:

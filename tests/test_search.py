@@ -3,7 +3,6 @@ import os
 
 import pytest
 import torch
-from torch import nn
 
 from slotnas import register_candidate
 from slotnas.arch_space import CANDIDATES, MixedOp
@@ -13,6 +12,7 @@ from slotnas.slot import Slot
 from slotnas.trials import TrialState
 
 from .helpers import search_trials, tiny_config
+from .runtime_helpers import Nan
 
 OPTIMIZERS = ["RandomSearch", "GridSearch", "Evolution", "RegularizedEvolution", "SkoptBO", "XGBoostSMBO"]
 OPT_ARGS = {"Evolution": {"population": 2}, "RegularizedEvolution": {"population": 2, "sample_size": 2},
@@ -56,14 +56,6 @@ def test_same_seed_same_architecture_sequence(tmp_path):
 
 
 def test_nan_candidate_is_recorded_as_failed_and_search_goes_on(tmp_path):
-    class Nan(nn.Module):
-        def __init__(self, c_in, c_out, stride):
-            super().__init__()
-            self.conv = nn.Conv2d(c_in, c_out, 1, stride)
-
-        def forward(self, x):
-            return self.conv(x) * float("nan")
-
     register_candidate("TEST_NAN")(lambda s: Nan(s.chn_in, s.chn_out, s.stride))
     try:
         cfg = tiny_config(tmp_path, construct=[{"type": "mixed_op", "mixed": "index", "candidates": ["TEST_NAN", "NC3"]}],
