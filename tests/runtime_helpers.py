@@ -49,3 +49,16 @@ class Nan(nn.Module):
 
     def forward(self, x):
         return self.conv(x) * float("nan")
+
+
+class BuggyInWorkerNet(BuggyHandlerNet):
+    """The handler bug shows only in spawned worker processes; in the main process the handler is slow."""
+
+    def resize(self, width):
+        import multiprocessing
+        import time
+
+        if multiprocessing.parent_process() is None:
+            time.sleep(0.3)
+        else:
+            super().resize(width)

@@ -1,6 +1,9 @@
 """Trial runtime: the store and its journal, resume checks, failure policy, callbacks, parallel workers."""
 import json
 import logging
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -206,3 +209,40 @@ def test_ray_executor_gives_the_same_trials_as_one_worker(tmp_path):
                                  run={"budget": 4, "threads": 1, "workers": 2, "executor": "ray"}))
     assert metrics_by_arch(one.trials) == metrics_by_arch(ray.trials)
     assert {t.worker for t in ray.trials} == {"ray-0", "ray-1"}
+
+
+def test_spos_trains_its_supernet_once_and_workers_evaluate_from_its_weights(tmp_path):
+    spos = {"type": "SPOSEstim", "supernet_epochs": 1, "bn_batches": 2}
+    one = run_search(tiny_config(tmp_path / "one", estim=spos, optim=GRID, run={"budget": 4, "threads": 1}))
+    two = run_search(tiny_config(tmp_path / "two", estim=spos, optim=GRID,
+                                 run={"budget": 4, "threads": 1, "workers": 2}))
+    assert metrics_by_arch(one.trials) == metrics_by_arch(two.trials)
+    assert "local-1" in {t.worker for t in two.trials}  # a spawned worker used the main process's supernet
+    assert os.path.isfile(os.path.join(two.run_dir, "shared_state.pt"))
+    resumed = run_search(tiny_config(tmp_path / "two", estim=spos, optim=GRID,
+                                     run={"budget": 6, "threads": 1, "resume": two.run_dir}))
+    assert metrics_by_arch(resumed.trials[:4]) == metrics_by_arch(two.trials)  # same supernet, loaded not retrained
+    fresh = run_search(tiny_config(tmp_path / "six", estim=spos, optim=GRID, run={"budget": 6, "threads": 1}))
+    assert metrics_by_arch(resumed.trials) == metrics_by_arch(fresh.trials)
+
+
+def test_a_handler_bug_in_a_spawned_worker_stops_the_run(tmp_path):
+    cfg = tiny_config(tmp_path, model={"type": "tests.runtime_helpers:BuggyInWorkerNet", "stem": 8,
+                                       "layout": [[8, 1], [16, 2]]}, optim=SHUFFLED,
+                      run={"budget": 18, "workers": 2, "threads": 1})
+    with pytest.raises(HandlerError, match=r"handler BuggyInWorkerNet.resize failed on update of width=2"):
+        run_search(cfg)
+    (run_dir,) = list(tmp_path.iterdir())
+    trials = TrialStore(str(run_dir)).trials()
+    assert not [t for t in trials if t.state is TrialState.FAILED]
+    assert all(t.worker == "main-0" for t in trials if t.state is TrialState.COMPLETE)
+
+
+def test_a_script_without_main_guard_gets_a_clear_error(tmp_path):
+    script = tmp_path / "unguarded.py"
+    script.write_text(f"import slotnas\nslotnas.search({dict(TINY, run={**TINY['run'], 'workers': 2, 'out': str(tmp_path)})!r})\n")
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300,
+                          cwd=os.path.dirname(os.path.dirname(__file__)))
+    assert proc.returncode != 0
+    assert "needs an if __name__ == '__main__': guard (or set run.workers: 1)" in proc.stderr
+    assert "a worker process died while starting or evaluating trial" in proc.stderr
