@@ -61,12 +61,9 @@ def _resume(args: argparse.Namespace) -> int:
 
 def _summary(result) -> int:  # type: ignore[no-untyped-def]
     """Print the results table, the winner as the optimizer ranks it and the run folder."""
-    from .optim.base import Optimizer
-    from .params import ParamSpace
     from .runner import results_table
 
-    ranker = Optimizer(ParamSpace(), objective=result.objective, mode=result.mode)
-    print(results_table(result.trials, ranker))
+    print(results_table(result.trials, result.ranked, result.objective))
     best = result.best_metrics.get(result.objective)
     summary = f"best: trial {result.best.index}, {result.objective} " + (
         f"{best:.3f}" if isinstance(best, float) else f"{best}")

@@ -187,7 +187,7 @@ def _validate_run(run: Any) -> Dict[str, Any]:
 
 def _check_run_values(run: Dict[str, Any]) -> None:
     """Ranges and names of the runtime keys (workers, executor, threads, resources, catch, callbacks)."""
-    from .callbacks import load_callback
+    from .callbacks import resolve_callback
     from .runtime.evaluate import resolve_catch
 
     workers = run["workers"]
@@ -205,18 +205,18 @@ def _check_run_values(run: Dict[str, Any]) -> None:
         raise SlotnasError(f"run.budget: expected an integer >= 1, got {run['budget']}")
     resolve_catch(run["catch"])
     for i, spec in enumerate(run["callbacks"]):
-        load_callback(spec, key=f"run.callbacks[{i}]")
+        resolve_callback(spec, key=f"run.callbacks[{i}]")
 
 
 def _check_pairing(cfg: Dict[str, Any], registries: Dict[str, Registry]) -> None:
     """The estimator must accept the optimizer's kind (discrete or gradient), checked before any work."""
-    optim = registries["optim"].get(cfg["optim"]["type"])
-    estim = registries["estim"].get(cfg["estim"]["type"])
-    if optim.kind != estim.accepts:
-        pairs = [n for n in registries["estim"].names() if registries["estim"].get(n).accepts == optim.kind]
-        raise SlotnasError(f"estim.type: {cfg['estim']['type']} needs a {estim.accepts} optimizer, but optim "
-                           f"{cfg['optim']['type']} is {optim.kind}; with it use estim {' or '.join(pairs)}")
-    if estim.accepts == "gradient" and cfg["run"]["workers"] not in ("auto", 1):
+    kind = getattr(registries["optim"].get(cfg["optim"]["type"]), "kind", "discrete")
+    accepts = getattr(registries["estim"].get(cfg["estim"]["type"]), "accepts", "discrete")
+    if kind != accepts:
+        pairs = [n for n in registries["estim"].names() if getattr(registries["estim"].get(n), "accepts", "") == kind]
+        raise SlotnasError(f"estim.type: {cfg['estim']['type']} needs a {accepts} optimizer, but optim "
+                           f"{cfg['optim']['type']} is {kind}; with it use estim {' or '.join(pairs)}")
+    if accepts == "gradient" and cfg["run"]["workers"] not in ("auto", 1):
         raise SlotnasError(f"run.workers: {cfg['estim']['type']} trains one supernet in one process; "
                            f"allowed: auto or 1, got {cfg['run']['workers']}")
 

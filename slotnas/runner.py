@@ -98,10 +98,8 @@ def load_fixed(run_dir: str) -> nn.Module:
     return fixed
 
 
-def results_table(trials: Sequence[Trial], optimizer: Optimizer, top: int = 10) -> str:
-    """Text table of the best trials as ``optimizer`` ranks them: rank, objective, params, latency if measured."""
-    objective = optimizer.objective
-    ranked = optimizer.rank(trials)
+def results_table(trials: Sequence[Trial], ranked: Sequence[Trial], objective: str, top: int = 10) -> str:
+    """Text table of the ``top`` of ``ranked`` (best first): rank, trial, objective, params, latency if measured."""
     has_latency = objective != "latency_ms" and any("latency_ms" in t.metrics for t in ranked)
     has_params = objective != "params"
     header = f"{'rank':>4}  {'trial':>5}  {objective:>8}" + (f"  {'params':>9}" if has_params else "")

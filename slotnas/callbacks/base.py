@@ -52,8 +52,8 @@ class CallbackList(Callback):
             cb.on_search_end(run, result)
 
 
-def load_callback(spec: Any, key: str = "run.callbacks") -> Callback:
-    """A Callback from ``module:attr`` (a Callback subclass, instance or zero-argument factory)."""
+def resolve_callback(spec: Any, key: str = "run.callbacks") -> Any:
+    """What ``module:attr`` names (checked: a Callback subclass, instance or a factory), not instantiated."""
     if isinstance(spec, Callback):
         return spec
     if not isinstance(spec, str) or ":" not in spec:
@@ -63,8 +63,18 @@ def load_callback(spec: Any, key: str = "run.callbacks") -> Callback:
         obj = getattr(importlib.import_module(module), attr)
     except (ImportError, AttributeError) as exc:
         raise SlotnasError(f"{key}: cannot import {spec!r} ({type(exc).__name__}: {exc})") from None
-    if isinstance(obj, type) and issubclass(obj, Callback) or not isinstance(obj, Callback) and callable(obj):
+    if isinstance(obj, Callback) or isinstance(obj, type) and issubclass(obj, Callback):
+        return obj
+    if callable(obj) and not isinstance(obj, type):
+        return obj  # a factory; what it returns is checked when the run starts
+    raise SlotnasError(f"{key}: {spec!r} is not a slotnas.Callback (subclass, instance or factory)")
+
+
+def load_callback(spec: Any, key: str = "run.callbacks") -> Callback:
+    """A Callback from ``module:attr`` (a Callback subclass, instance or zero-argument factory)."""
+    obj = resolve_callback(spec, key)
+    if not isinstance(obj, Callback):
         obj = obj()
     if not isinstance(obj, Callback):
-        raise SlotnasError(f"{key}: {spec!r} is not a slotnas.Callback (subclass, instance or factory)")
+        raise SlotnasError(f"{key}: {spec!r} made a {type(obj).__name__}, not a slotnas.Callback")
     return obj

@@ -1,6 +1,7 @@
 """What a run is made of (handed to callbacks) and what it returns."""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
@@ -41,8 +42,6 @@ class Run:
 
     def path(self, name: str) -> str:
         """Path of a file in the run folder."""
-        import os
-
         return os.path.join(self.run_dir, name)
 
 
@@ -52,7 +51,8 @@ class SearchResult:
 
     run_dir: str
     trials: List[Trial]
-    best: Optional[Trial]
+    best: Optional[Trial]  # the optimizer's winner (for a one-shot run, the last epoch's architecture)
+    ranked: List[Trial]  # the scored trials, best first, by the optimizer's objective
     objective: str
     mode: str
     objectives: List[Dict[str, str]] = field(default_factory=list)

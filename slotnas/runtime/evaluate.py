@@ -5,6 +5,7 @@ import builtins
 import importlib
 import random
 import time
+from dataclasses import replace
 from typing import Any, Sequence, Tuple, Type
 
 import torch
@@ -74,5 +75,4 @@ def evaluate_trial(estim: Any, trial: Trial, run_seed: int, catch: Tuple[Type[Ba
     except catch as exc:
         metrics, error = {}, f"{type(exc).__name__}: {exc}"
     seconds = round(time.perf_counter() - start, 4)
-    done = trial.finish(metrics, seconds=seconds, error=error)
-    return Trial(**{**done.__dict__, "worker": worker})
+    return replace(trial.finish(metrics, seconds=seconds, error=error), worker=worker)

@@ -101,7 +101,8 @@ def run_search(cfg: Dict[str, Any], callbacks: Sequence[Callback] = ()) -> Searc
         else:
             _discrete(run, hooks)
         trials = run.trials()
-        result = SearchResult(run_dir, trials, optimizer.best(trials), optimizer.objective, optimizer.mode)
+        result = SearchResult(run_dir, trials, optimizer.best(trials), optimizer.rank(trials), optimizer.objective,
+                              optimizer.mode)
         hooks.on_search_end(run, result)
     finally:
         run.store.close()
