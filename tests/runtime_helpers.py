@@ -62,3 +62,14 @@ class BuggyInWorkerNet(BuggyHandlerNet):
             time.sleep(0.3)
         else:
             super().resize(width)
+
+
+class CrashAfterEpoch(Callback):
+    """Raises at the end of one-shot epoch ``epoch`` (a crash after that epoch was stored)."""
+
+    def __init__(self, epoch):
+        self.epoch = epoch
+
+    def on_epoch_end(self, run, trial):
+        if trial.metrics["epoch"] == self.epoch:
+            raise KeyboardInterrupt("crash")

@@ -43,7 +43,8 @@ MOMENTS = {  # when to kill, judged from the journal as the run writes it
 
 
 def kill_at(config_path, out, moment, workers=1):
-    """Start `slotnas search`, SIGKILL it when ``moment`` holds; return the run folder."""
+    """Start `slotnas search`, SIGKILL it when ``moment`` (a name in MOMENTS or a predicate) holds."""
+    holds = MOMENTS[moment] if isinstance(moment, str) else moment
     cmd = [sys.executable, "-m", "slotnas.cli", "search", str(config_path), "--out", str(out),
            "--set", f"run.workers={workers}"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -51,7 +52,7 @@ def kill_at(config_path, out, moment, workers=1):
     try:
         while time.monotonic() < deadline:
             runs = glob.glob(os.path.join(out, "*"))
-            if runs and MOMENTS[moment](journal_lines(runs[0])):
+            if runs and holds(journal_lines(runs[0])):
                 os.kill(proc.pid, signal.SIGKILL)
                 proc.wait()
                 return runs[0]
@@ -104,3 +105,18 @@ def test_sigkill_of_a_parallel_run_then_resume(tmp_path, reference):
     assert set(per_index.values()) == {1} and len(result.trials) == BUDGET
     assert all(TrialStore(run_dir).get(i).to_record() == record for i, record in before.items())
     assert len({json.dumps(t.arch, sort_keys=True) for t in result.trials}) == BUDGET
+
+
+def test_sigkill_of_a_one_shot_run_then_resume(tmp_path):
+    darts = {**TINY, "optim": {"type": "DARTS", "lr": 3e-3}, "estim": {"type": "SuperNetEstim", "epochs": 4},
+             "construct": [{"type": "mixed_op", "candidates": ["NC3", "SC3", "IDT"]}],
+             "run": {**TINY["run"], "threads": 1}}
+    config = tmp_path / "darts.yaml"
+    config.write_text(yaml.safe_dump(darts))
+    straight = run_search(tiny_config(tmp_path / "ref", **{k: v for k, v in darts.items() if k != "run"},
+                                      run=darts["run"]))
+    run_dir = kill_at(config, tmp_path / "out", lambda lines: len(finals(lines, "epoch")) == 1)
+    resumed = resume(run_dir)
+    epochs = [(t.arch, t.metrics) for t in TrialStore(run_dir).trials("epoch")]
+    assert epochs == [(t.arch, t.metrics) for t in straight.trials]
+    assert resumed.best_arch == straight.best_arch

@@ -250,3 +250,37 @@ def test_a_script_without_main_guard_gets_a_clear_error(tmp_path):
     assert proc.returncode != 0
     assert "needs an if __name__ == '__main__': guard (or set run.workers: 1)" in proc.stderr
     assert "a worker process died while starting or evaluating trial" in proc.stderr
+
+
+DARTS = dict(optim={"type": "DARTS", "lr": 3e-3}, estim={"type": "SuperNetEstim", "epochs": 3},
+             construct=[{"type": "mixed_op", "candidates": ["NC3", "SC3", "IDT"]}], run={"retrain_epochs": 1})
+
+
+def epochs_of(run_dir):
+    return [(t.arch, t.metrics) for t in search_trials(run_dir, kind="epoch")]
+
+
+@pytest.mark.parametrize("lost_line", [False, True], ids=["after the epoch", "between checkpoint and journal"])
+def test_a_one_shot_run_resumes_from_its_checkpoint_as_if_never_stopped(tmp_path, lost_line):
+    straight = run_search(tiny_config(tmp_path / "straight", **DARTS))
+    with pytest.raises(KeyboardInterrupt):
+        run_search(tiny_config(tmp_path / "crash", **DARTS), callbacks=[runtime_helpers.CrashAfterEpoch(1)])
+    (run_dir,) = [str(p) for p in (tmp_path / "crash").iterdir()]
+    if lost_line:  # the kill came after the checkpoint of epoch 1 was written but before its trial line
+        path = f"{run_dir}/results.jsonl"
+        lines = open(path).read().splitlines(keepends=True)
+        open(path, "w").writelines(lines[:-1])
+        assert len(search_trials(run_dir, kind="epoch")) == 1
+    resumed = resume(run_dir)
+    assert epochs_of(run_dir) == epochs_of(straight.run_dir)  # same alphas, same numbers, each epoch once
+    assert [t.fidelity for t in search_trials(run_dir, kind="epoch")] == [1, 2, 3]
+    assert resumed.best_arch == straight.best_arch and resumed.final_metrics == straight.final_metrics
+
+
+def test_a_one_shot_run_without_checkpoint_is_refused(tmp_path):
+    with pytest.raises(KeyboardInterrupt):
+        run_search(tiny_config(tmp_path, **DARTS), callbacks=[runtime_helpers.CrashAfterEpoch(0)])
+    (run_dir,) = [str(p) for p in tmp_path.iterdir()]
+    os.remove(f"{run_dir}/supernet.ckpt")
+    with pytest.raises(SlotnasError, match=r"holds 1 one-shot epoch\(s\) but no supernet.ckpt; start a new run"):
+        resume(run_dir)

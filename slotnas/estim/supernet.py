@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import Any, Callable, Dict
+from typing import Any, Callable, Dict, List, Optional
 
 import torch
 
@@ -12,7 +12,7 @@ from ..optim.gradient import ArchBatch, GradientOptimizer
 from ..trials import Arch, Metrics
 from .base import Estimator, register_estimator
 
-EpochReport = Callable[[int, Arch, Metrics], None]
+EpochReport = Callable[[int, Arch, Metrics, Dict[str, Any]], None]  # epoch, arch, metrics, checkpoint
 
 
 @register_estimator("SuperNetEstim")
@@ -20,7 +20,10 @@ class SuperNetEstim(Estimator):
     """Bi-level (train / val batches) or one-level (same batch) supernet training for gradient optimizers.
 
     After each epoch it reports the discretized architecture, the softmaxed alphas and the supernet's
-    validation accuracy; the runtime stores that as the epoch's trial and tells the optimizer.
+    validation accuracy, with a checkpoint of everything the next epochs depend on (weights, alphas,
+    both optimizers, the LR schedule, random and data-order states); the runtime keeps the
+    checkpoint, stores the epoch's trial and tells the optimizer. ``search(..., checkpoint)``
+    continues after the checkpoint's epoch exactly as the uninterrupted run would.
     """
 
     accepts = "gradient"
@@ -39,8 +42,9 @@ class SuperNetEstim(Estimator):
             loss = self.criterion(loss, expected)
         return loss
 
-    def search(self, optimizer: GradientOptimizer, report: EpochReport) -> None:
-        """Train the supernet for ``epochs``; ``report(epoch, arch, metrics)`` after each epoch."""
+    def search(self, optimizer: GradientOptimizer, report: EpochReport,
+               checkpoint: Optional[Dict[str, Any]] = None) -> None:
+        """Train the supernet for ``epochs`` (after ``checkpoint``'s epoch); ``report`` after each epoch."""
         model, trainer = self.model, self.trainer
         optimizer.prepare([(n.removesuffix(".entity"), m) for n, m in model.named_modules() if isinstance(m, MixedOp)])
         model.to(trainer.device)
@@ -50,7 +54,13 @@ class SuperNetEstim(Estimator):
         w_opt = trainer.make_optimizer(weights)
         sched = trainer.make_scheduler(w_opt, self.epochs * len(self.data.train))  # type: ignore[arg-type]
         val_batches = itertools.cycle(self.data.val)
-        for epoch in range(self.epochs):
+        start = 0
+        if checkpoint is not None:
+            start = self._restore(checkpoint, optimizer, w_opt, sched)
+            if not self.one_level:  # the validation batches continue where they were
+                for _ in range((start * len(self.data.train)) % len(self.data.val)):  # type: ignore[arg-type]
+                    next(val_batches)
+        for epoch in range(start, self.epochs):
             optimizer.on_epoch(epoch, self.epochs)
             model.train()
             train_loss = arch_obj = math.nan
@@ -66,7 +76,33 @@ class SuperNetEstim(Estimator):
                 train_loss = trainer.train_step(model, w_opt, weights, x, y)
                 if sched is not None:
                     sched.step()
-            report(epoch, optimizer.discretize(), self._epoch_metrics(epoch, train_loss, arch_obj, optimizer))
+            arch, metrics = optimizer.discretize(), self._epoch_metrics(epoch, train_loss, arch_obj, optimizer)
+            report(epoch, arch, metrics, self._checkpoint(epoch, arch, metrics, optimizer, w_opt, sched))
+
+    def _checkpoint(self, epoch: int, arch: Arch, metrics: Metrics, optimizer: GradientOptimizer, w_opt: Any,
+                    sched: Any) -> Dict[str, Any]:
+        """Everything the epochs after ``epoch`` depend on; loadable with ``torch.load(weights_only=True)``."""
+        return {"epoch": epoch, "model": self.model.state_dict(), "optimizer": optimizer.state_dict(),
+                "w_opt": w_opt.state_dict(), "sched": None if sched is None else sched.state_dict(),
+                "rng": torch.get_rng_state(), "data_rng": [g.get_state() for g in self._generators()],
+                "report": {"arch": dict(arch), "metrics": dict(metrics)}}
+
+    def _restore(self, state: Dict[str, Any], optimizer: GradientOptimizer, w_opt: Any, sched: Any) -> int:
+        """Load a checkpoint; return the first epoch still to train."""
+        self.model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        w_opt.load_state_dict(state["w_opt"])
+        if sched is not None and state["sched"] is not None:
+            sched.load_state_dict(state["sched"])
+        torch.set_rng_state(state["rng"])
+        for generator, value in zip(self._generators(), state["data_rng"]):
+            generator.set_state(value)
+        return int(state["epoch"]) + 1
+
+    def _generators(self) -> List[torch.Generator]:
+        """The data splits' shuffling generators (their state is part of a checkpoint)."""
+        splits = (self.data.train, self.data.val, self.data.test)
+        return [g for g in (getattr(s, "generator", None) for s in splits) if isinstance(g, torch.Generator)]
 
     def _epoch_metrics(self, epoch: int, train_loss: float, arch_obj: float, optimizer: GradientOptimizer) -> Metrics:
         val = self.trainer.evaluate(self.model, self.data.val)

@@ -72,6 +72,17 @@ class GradientOptimizer(Optimizer):
         self.arch_opt.step()
         return float(loss.detach())
 
+    def state_dict(self) -> Dict[str, Any]:
+        """The architecture tensors and the arch optimizer's state (for a one-shot checkpoint)."""
+        return {"alphas": [t.detach().cpu().clone() for t in self.tensors], "arch_opt": self.arch_opt.state_dict()}
+
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
+        """Restore :meth:`state_dict` (alphas in place: mixed ops keep their references)."""
+        with torch.no_grad():
+            for tensor, value in zip(self.tensors, state["alphas"]):
+                tensor.copy_(value.to(tensor.device))
+        self.arch_opt.load_state_dict(state["arch_opt"])
+
     # -- results --------------------------------------------------------------------------------
     def discretize(self) -> Arch:
         """Chosen candidate per parameter: argmax of each mixed op's alpha."""

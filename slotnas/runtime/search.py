@@ -21,6 +21,7 @@ from .resume import check_resumable, stored_config
 from .worker import TrialWorker
 
 SHARED_STATE = "shared_state.pt"  # what workers need from the estimator's prepare (e.g. SPOS supernet weights)
+CHECKPOINT = "supernet.ckpt"  # a one-shot run's state after its last finished epoch
 
 
 def available_cores() -> int:
@@ -161,15 +162,37 @@ def _proposer(run: Run) -> Propose:
 
 
 def _one_shot(run: Run, hooks: Callback) -> None:
-    if run.store.trials("epoch"):
-        raise SlotnasError(f"run.resume: {run.run_dir} is a one-shot run (SuperNetEstim); its supernet is not "
-                           "checkpointed, so it cannot continue: start a new run")
-    hooks.on_search_start(run)
+    """Supernet training; after each epoch its checkpoint (atomic), then its trial. A resumed run
+    continues after the checkpoint's epoch."""
+    path = run.path(CHECKPOINT)
 
-    def report(epoch: int, arch: Arch, metrics: Dict[str, Any]) -> Trial:
+    def record(epoch: int, arch: Arch, metrics: Dict[str, Any]) -> Trial:
         trial = run.store.add(arch, metrics, kind="epoch", fidelity=epoch + 1)
         run.optimizer.tell(trial)
-        hooks.on_epoch_end(run, trial)
         return trial
 
-    run.estimator.search(run.optimizer, report)  # type: ignore[attr-defined]
+    checkpoint = _one_shot_checkpoint(run, path)
+    if checkpoint is not None and checkpoint["epoch"] == len(run.trials()):  # killed between the two writes
+        record(checkpoint["epoch"], checkpoint["report"]["arch"], checkpoint["report"]["metrics"])
+    hooks.on_search_start(run)
+
+    def report(epoch: int, arch: Arch, metrics: Dict[str, Any], state: Dict[str, Any]) -> None:
+        save_torch(path, state)
+        hooks.on_epoch_end(run, record(epoch, arch, metrics))
+
+    run.estimator.search(run.optimizer, report, checkpoint)  # type: ignore[attr-defined]
+
+
+def _one_shot_checkpoint(run: Run, path: str) -> Optional[Dict[str, Any]]:
+    """The checkpoint a resumed one-shot run continues from (None: start at epoch 0)."""
+    stored = run.trials()
+    if not os.path.isfile(path):
+        if stored:
+            raise SlotnasError(f"run.resume: {run.run_dir} holds {len(stored)} one-shot epoch(s) but no {CHECKPOINT}; "
+                               "start a new run")
+        return None
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    if checkpoint["epoch"] not in (len(stored) - 1, len(stored)):
+        raise SlotnasError(f"run.resume: {path} is from epoch {checkpoint['epoch']} but the journal holds "
+                           f"{len(stored)} epoch(s); start a new run")
+    return checkpoint
