@@ -40,10 +40,8 @@ def plan_workers(run_cfg: Dict[str, Any], estimator: Estimator, remaining: int) 
     """
     cores = available_cores()
     workers = run_cfg["workers"]
-    if workers == "auto":
-        workers = cores if estimator.parallel and run_cfg["executor"] == "local" else 1
-        if run_cfg["executor"] == "ray":
-            workers = cores if estimator.parallel else 1
+    if workers == "auto":  # the same for Ray: this machine's cores (set run.workers for a bigger cluster)
+        workers = cores if estimator.parallel else 1
     workers = max(1, min(workers, remaining)) if not estimator.default_only else 1
     threads = run_cfg["threads"] or max(1, cores // workers)
     return workers, threads
