@@ -36,6 +36,8 @@ def _parser() -> argparse.ArgumentParser:
     describe = sub.add_parser("describe", help="summarize a config's search space (slots, parameters, size)")
     describe.add_argument("config")
     describe.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    describe.add_argument("--arch", help="a best_arch.yaml-style file: also print that fixed network's parameters "
+                                         "and MACs (e.g. configs/darts_v2.yaml with configs/darts_eval.yaml)")
     lister = sub.add_parser("list", help="list registered components")
     lister.add_argument("what", choices=LISTABLE)
     return parser
@@ -108,13 +110,14 @@ def _latency_table(args: argparse.Namespace) -> int:
 
 
 def _describe(args: argparse.Namespace) -> int:
-    from .config import load_config
-    from .data import build_data
+    from .config import load_config, read_yaml
+    from .data import data_shape
     from .runner import describe
 
     cfg = load_config(args.config, args.overrides)
-    data = build_data(cfg["data"])
-    print(describe(cfg, data.input_shape, data.num_classes))
+    arch = read_yaml(args.arch) if args.arch else None
+    input_shape, num_classes = data_shape(cfg["data"])
+    print(describe(cfg, input_shape, num_classes, arch))
     return 0
 
 

@@ -185,3 +185,14 @@ def build_data(spec: dict) -> DataBundle:
     """The DataBundle for a validated ``data:`` config section."""
     options = dict(spec)
     return DATASETS.get(options.pop("type"))(**options)
+
+
+STATIC_SHAPES = {"cifar10": ((3, 32, 32), 10), "cifar100": ((3, 32, 32), 100)}
+
+
+def data_shape(spec: dict) -> Tuple[Tuple[int, int, int], int]:
+    """(input shape, classes) of a data config; CIFAR's are known without reading the data."""
+    if spec["type"] in STATIC_SHAPES:
+        return STATIC_SHAPES[spec["type"]]
+    data = build_data(spec)
+    return data.input_shape, data.num_classes

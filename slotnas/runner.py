@@ -120,8 +120,10 @@ def results_table(trials: Sequence[Trial], ranked: Sequence[Trial], objective: s
     return "\n".join(lines)
 
 
-def describe(cfg: Dict[str, Any], input_shape: Sequence[int] = (3, 32, 32), num_classes: int = 10) -> str:
-    """Text summary of a config's space: slots, parameters, candidates per slot, log10 of its size."""
+def describe(cfg: Dict[str, Any], input_shape: Sequence[int] = (3, 32, 32), num_classes: int = 10,
+             arch: Optional[Dict[str, Any]] = None) -> str:
+    """Text summary of a config's space: slots, parameters, candidates per parameter, log10 of its size,
+    the architectures a top-k export derives, and with ``arch`` the fixed architecture's size."""
     import math
     from collections import Counter
 
@@ -129,7 +131,7 @@ def describe(cfg: Dict[str, Any], input_shape: Sequence[int] = (3, 32, 32), num_
 
     model, space = build_space(cfg, input_shape, num_classes)
     slots = find_slots(model)
-    counts = Counter()
+    counts: Counter = Counter()
     for param in space:
         choices = getattr(param, "choices", None)
         if choices is None and hasattr(param, "shape"):
@@ -137,6 +139,53 @@ def describe(cfg: Dict[str, Any], input_shape: Sequence[int] = (3, 32, 32), num_
         counts[", ".join(map(str, choices)) if choices is not None else type(param).__name__] += 1
     log10 = sum(math.log10(p.size()) for p in space if p.size() > 0)
     lines = [f"slots: {len(slots)} in the default architecture", f"architecture parameters: {len(space)}",
-             f"size: 10^{log10:.2f} architectures (parameter assignments)", "candidates per parameter:"]
+             f"size: 10^{log10:.2f} architectures (parameter assignments)"]
+    derived = derived_log10(model, space)
+    if derived is not None:
+        lines.append(f"derived: 10^{derived:.2f} architectures (top-k edges per node on export, as DARTS counts)")
+    lines.append("candidates per parameter:")
     lines += [f"  {n:>4} x [{choices}]" for choices, n in counts.most_common()]
+    if arch is not None:
+        lines += describe_fixed(model, space, arch, input_shape)
     return "\n".join(lines)
+
+
+def derived_log10(model: nn.Module, space: ParamSpace) -> Optional[float]:
+    """log10 of the architectures a top-k cell export can yield (None without such cells): per node,
+    C(edges, k) x non-zero ops^k, once per node parameter group; other parameters count their choices."""
+    import math
+
+    from .arch_space.mixed_ops import MixedOp
+    from .arch_space.templates.cell import CellNode
+
+    seen, covered, total = set(), set(), 0.0
+    for node in (m for m in model.modules() if isinstance(m, CellNode)):
+        entities = [edge.entity for edge in node.edges]
+        if node.keep is None or not all(isinstance(e, MixedOp) and hasattr(e, "alpha") for e in entities):
+            continue
+        key = tuple(edge.param_name for edge in node.edges)
+        covered.update(key)
+        if key in seen:
+            continue
+        seen.add(key)
+        nonzero = sum(1 for zero in entities[0]._is_zero if not zero)
+        keep = min(node.keep, len(entities))
+        total += math.log10(math.comb(len(entities), keep)) + keep * math.log10(nonzero)
+    if not seen:
+        return None
+    return total + sum(math.log10(p.size()) for p in space if p.name not in covered and p.size() > 0)
+
+
+def describe_fixed(model: nn.Module, space: ParamSpace, arch: Dict[str, Any], input_shape: Sequence[int]) -> List[str]:
+    """Size of the fixed network ``arch`` gives (a best_arch.yaml-style mapping: ``space`` or ``arch``)."""
+    from .arch_space.export import apply_arch
+    from .metrics import FlopsMetric, count_params
+
+    if "space" in arch:
+        space.update(arch["space"])
+    else:
+        apply_arch(model, space, arch.get("arch", arch))
+    fixed = fix(model).eval()
+    macs = FlopsMetric(input_shape=input_shape).compute(fixed)["macs"]
+    return [f"fixed architecture: {count_params(fixed):,} parameters, {macs / 1e6:,.1f} M MACs "
+            f"(input {'x'.join(map(str, input_shape))})"]

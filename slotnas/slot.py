@@ -1,4 +1,9 @@
-"""Slot: a placeholder module that remembers the arguments of the layer it stands for."""
+"""Slot: a placeholder module that remembers the arguments of the layer it stands for.
+
+A Slot is transparent to its host: ``forward`` runs its entity, attributes it lacks (``weight``,
+``in_features``, ...) are read from the entity, and state_dict keys leave out ``entity.``, so a
+slotified model with its original layers has the original model's keys.
+"""
 from __future__ import annotations
 
 from typing import Any, Callable, Dict, List, Optional
@@ -38,6 +43,12 @@ class Slot(nn.Module):
         # Candidates of its own (label -> factory), e.g. from a template; used when construct
         # is given no candidate list.
         self.choices: Optional[Dict[str, Callable[[], nn.Module]]] = choices
+        post_hook = getattr(self, "register_state_dict_post_hook", None)  # public from torch 2.5
+        if post_hook is not None:
+            post_hook(_without_entity_keys)
+        else:
+            self._register_state_dict_hook(_without_entity_keys)
+        self._register_load_state_dict_pre_hook(_with_entity_keys, with_module=True)
 
     @property
     def param_name(self) -> str:
@@ -60,9 +71,50 @@ class Slot(nn.Module):
             )
         return entity(*args, **kwargs)
 
+    def __getattr__(self, name: str) -> Any:
+        """Attributes the Slot lacks come from its entity (host code such as nn.MultiheadAttention reads
+        ``out_proj.weight``); if the entity lacks them too, the error names the slot and its candidate."""
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            if name.startswith("__"):
+                raise
+        entity = self.__dict__.get("_modules", {}).get("entity")
+        if entity is None:
+            raise AttributeError(f"slot {self.__dict__.get('name')!r} has no attribute {name!r} (it holds no module)")
+        try:
+            return getattr(entity, name)
+        except AttributeError:
+            candidate = self.__dict__.get("candidate") or type(entity).__name__
+            raise AttributeError(
+                f"slot {self.__dict__.get('name')!r}: the host reads {name!r}, which its candidate {candidate!r} "
+                f"({type(entity).__name__}) does not have; where a host reads a layer's tensors, only candidates "
+                "that have them work (ORIG)") from None
+
     def extra_repr(self) -> str:
         extra = "".join(f", {k}={v!r}" for k, v in self.kwargs.items())
         return f"name={self.name!r}, chn_in={self.chn_in}, chn_out={self.chn_out}, stride={self.stride}{extra}"
+
+
+ENTITY = "entity."
+
+
+def _without_entity_keys(module: nn.Module, state: Dict[str, Any], prefix: str, metadata: Any) -> None:
+    """state_dict hook: ``<slot>.entity.<key>`` -> ``<slot>.<key>`` (also in the version metadata)."""
+    inner = prefix + ENTITY
+    for key in [k for k in state if k.startswith(inner)]:
+        state[prefix + key[len(inner):]] = state.pop(key)
+    meta = getattr(state, "_metadata", None)
+    if meta is not None:
+        for key in [k for k in meta if k == inner[:-1] or k.startswith(inner)]:
+            meta[prefix + key[len(inner):] if key != inner[:-1] else prefix[:-1]] = meta.pop(key)
+
+
+def _with_entity_keys(module: nn.Module, state: Dict[str, Any], prefix: str, *_: Any) -> None:
+    """load_state_dict pre-hook: ``<slot>.<key>`` -> ``<slot>.entity.<key>`` (keys already inside stay)."""
+    inner = prefix + ENTITY
+    for key in [k for k in state if k.startswith(prefix) and not k.startswith(inner)]:
+        state[inner + key[len(prefix):]] = state.pop(key)
 
 
 def holds_slots(factory: Callable[[], nn.Module]) -> Callable[[], nn.Module]:

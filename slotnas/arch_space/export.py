@@ -5,7 +5,7 @@ import copy
 import io
 import itertools
 import warnings
-from typing import Iterator, Sequence, Union
+from typing import Any, Dict, Iterator, Sequence, Union
 
 import torch
 from torch import nn
@@ -69,3 +69,35 @@ def to_onnx(model: nn.Module, input_shape: Sequence[int], f: Union[str, io.Bytes
     import onnx
 
     onnx.checker.check_model(f if isinstance(f, str) else f.getvalue())
+
+
+def apply_arch(model: nn.Module, space: Any, arch: Dict[str, Any]) -> None:
+    """Set ``space`` to ``arch``: a value per discrete parameter and, for a mixed op's alphas, the chosen
+    candidate's name (one-hot logits). Alphas ``arch`` leaves out choose their zero candidate (e.g.
+    ``none``: the edges a DARTS genotype does not list). Unknown names are one-line errors."""
+    from ..errors import SlotnasError
+    from ..params import TensorParam
+    from ..registry import unknown_name_message
+
+    alpha_ops = {op.alpha.name: op for op in model.modules()
+                 if isinstance(op, MixedOp) and isinstance(getattr(op, "alpha", None), TensorParam)}
+    names = space.names()
+    for key in arch:
+        if key not in names:
+            raise SlotnasError("arch: " + unknown_name_message("parameter", key, names))
+    values: Dict[str, Any] = {k: v for k, v in arch.items() if k not in alpha_ops}
+    for name, op in alpha_ops.items():
+        choice = arch.get(name)
+        if choice is None:
+            zeros = [i for i, zero in enumerate(op._is_zero) if zero]
+            if not zeros:
+                raise SlotnasError(f"arch: {name} is missing (its candidates have no zero op to default to)")
+            index = zeros[0]
+        elif choice in op.names:
+            index = op.names.index(choice)
+        else:
+            raise SlotnasError(f"arch: {name}: " + unknown_name_message("candidate", choice, op.names))
+        logits = torch.zeros(len(op.names))
+        logits[index] = 10.0
+        values[name] = logits
+    space.update(values)

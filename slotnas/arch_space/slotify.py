@@ -106,6 +106,9 @@ def slotify(model: nn.Module, rules: Sequence[Union[SlotRule, Mapping[str, Any]]
 
     The outermost match wins: modules inside a replaced module are not slotified. Each Slot
     starts with the original module as its entity, so the model computes exactly what it did.
+    The host's in-place activations (``ReLU(inplace=True)`` after a conv, ...) are made out-of-place
+    (same numbers): a candidate may end in an op that saves its output for backward, which an
+    in-place op of the host would overwrite.
     """
     parsed = [SlotRule.from_any(r) for r in rules]
     hits = [0] * len(parsed)
@@ -131,7 +134,19 @@ def slotify(model: nn.Module, rules: Sequence[Union[SlotRule, Mapping[str, Any]]
         parent_path, _, attr = path.rpartition(".")
         setattr(model.get_submodule(parent_path) if parent_path else model, attr, slot)
         slots.append(slot)
+    if slots:
+        out_of_place(model)
     return slots
+
+
+def out_of_place(model: nn.Module) -> int:
+    """Turn ``inplace`` off on every module of ``model`` that has it (activations, dropout); return how many."""
+    changed = 0
+    for module in model.modules():
+        if not isinstance(module, Slot) and module.__dict__.get("inplace") is True:
+            module.inplace = False
+            changed += 1
+    return changed
 
 
 def _describe(rule: SlotRule) -> str:

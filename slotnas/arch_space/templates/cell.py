@@ -1,7 +1,14 @@
-"""Cell-based template (NeuraSearchLib listing 2 / DARTS): stacked cells whose edges are Slots."""
+"""Cell-based template (NeuraSearchLib listing 2 / DARTS / NAS-Bench-201): stacked cells whose edges are Slots.
+
+Options beyond the listing: ``affine: false`` builds DARTS's search network (non-affine BN, BN after
+pooling; export gives the affine evaluation network); ``head: bn_relu`` puts BN-ReLU before the
+pooled classifier; per cell group ``preprocess: false`` feeds the inputs unchanged, ``output: last``
+returns the last node instead of concatenating them, ``cell: resnet`` makes a fixed residual block
+(NAS-Bench-201's reductions), and ``num_init_inputs: null`` keeps every edge on export (argmax per edge).
+"""
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
@@ -12,23 +19,28 @@ from ...registry import check_keys
 from ...slot import Slot
 from .. import ops
 from ..mixed_ops import MixedOp
+from ..published import ResNetBasicBlock, SearchOp
 from .spec import classifier, op_factory
 
-DETAIL_KEYS = ("num_nodes_per_cell", "num_init_nodes", "num_init_inputs", "primitive_operations", "reduction")
+DETAIL_KEYS = ("num_nodes_per_cell", "num_init_nodes", "num_init_inputs", "primitive_operations", "reduction",
+               "preprocess", "output", "cell")
+OUTPUTS = ("concat", "last")
+CELL_KINDS = ("searched", "resnet")
+HEADS = ("plain", "bn_relu")
 
 
-def _edge_op(spec: str, channels: int, stride: int) -> Callable[[], nn.Module]:
+def _edge_op(spec: str, channels: int, stride: int, affine: bool) -> Callable[[], nn.Module]:
     op = op_factory(spec, channels, stride)
     if op.out_channels != channels:
         raise SlotnasError(f"template: operation {spec!r} gives {op.out_channels} channels; cell edges keep the "
                            f"cell's {channels} (leave out_channels out)")
-    return op.factory
+    return op.factory if affine else lambda: SearchOp(op.factory, channels)
 
 
 class CellNode(nn.Module):
     """An intermediate node: the sum of its incoming edges (Slots), one per earlier node."""
 
-    def __init__(self, edges: Sequence[Slot], sources: Sequence[int], keep: int) -> None:
+    def __init__(self, edges: Sequence[Slot], sources: Sequence[int], keep: Optional[int]) -> None:
         super().__init__()
         self.edges = nn.ModuleList(edges)
         self.sources, self.keep = list(sources), keep
@@ -41,13 +53,13 @@ class CellNode(nn.Module):
         return out
 
     def to_fixed(self) -> nn.Module:
-        """Export: alpha mixed ops keep the top-``keep`` edges by strongest non-zero op (DARTS);
-        other edges keep their chosen op; edges choosing zero are dropped."""
+        """Export: alpha mixed ops keep the top-``keep`` edges by strongest non-zero op (DARTS), or with
+        ``keep`` None every edge's argmax; other edges keep their chosen op; edges choosing zero are dropped."""
         chosen: List[Tuple[float, int, nn.Module]] = []
         for i, edge in enumerate(self.edges):
             entity = edge.entity
             alpha = getattr(entity, "alpha", None)
-            if isinstance(entity, MixedOp) and isinstance(alpha, TensorParam):
+            if isinstance(entity, MixedOp) and isinstance(alpha, TensorParam) and self.keep is not None:
                 probs = torch.softmax(alpha.value.detach(), -1)
                 nonzero = [j for j, z in enumerate(entity._is_zero) if not z]
                 if not nonzero:
@@ -80,42 +92,61 @@ class FixedNode(nn.Module):
         return out
 
 
+def _preprocess(group: str, c_in: int, channels: int, needs_reduce: bool, details: Dict[str, Any],
+                affine: bool) -> nn.Module:
+    """What a cell does to one input: FactorizedReduce after a reduction, a 1x1 ReLU-conv-BN, or nothing."""
+    if not details["preprocess"]:
+        if needs_reduce or c_in != channels:
+            raise SlotnasError(f"template cell group {group!r}: preprocess: false needs inputs of the cell's "
+                               f"{channels} channels and resolution, got {c_in} channels"
+                               + (" from before a reduction" if needs_reduce else ""))
+        return nn.Identity()
+
+    def build() -> nn.Module:
+        if needs_reduce:
+            return ops.FactorizedReduce(c_in, channels)
+        return nn.Sequential(nn.ReLU(inplace=False), *ops.conv_bn(c_in, channels, 1, 1))
+
+    return build() if affine else SearchOp(build, channels)
+
+
 class Cell(nn.Module):
-    """Preprocess the init inputs, then nodes over all earlier nodes; the output concatenates the nodes."""
+    """Preprocess the init inputs, then nodes over all earlier nodes; the output concatenates the nodes
+    (or is the last node, with ``output: last``)."""
 
     def __init__(self, group: str, inputs: Sequence[Tuple[int, bool]], channels: int, reduction: bool,
-                 details: Dict[str, Any]) -> None:
+                 details: Dict[str, Any], affine: bool = True) -> None:
         super().__init__()
-        self.preprocess = nn.ModuleList(
-            ops.FactorizedReduce(c, channels) if needs_reduce else
-            nn.Sequential(nn.ReLU(inplace=False), *ops.conv_bn(c, channels, 1, 1)) for c, needs_reduce in inputs)
+        self.preprocess = nn.ModuleList(_preprocess(group, c, channels, reduce, details, affine)
+                                        for c, reduce in inputs)
         n_init = len(inputs)
         nodes = []
         for j in range(details["num_nodes_per_cell"]):
             edges = []
             for i in range(n_init + j):
                 stride = 2 if reduction and i < n_init else 1
-                choices = {spec: _edge_op(spec, channels, stride) for spec in details["primitive_operations"]}
+                choices = {spec: _edge_op(spec, channels, stride, affine) for spec in details["primitive_operations"]}
                 edges.append(Slot(channels, channels, stride, group=f"{group}.node{j}.edge{i}", choices=choices))
             nodes.append(CellNode(edges, range(n_init + j), details["num_init_inputs"]))
         self.nodes = nn.ModuleList(nodes)
-        self.n_init = n_init
+        self.n_init, self.last_only = n_init, details["output"] == "last"
 
     def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
         states = [pre(x) for pre, x in zip(self.preprocess, inputs)]
         for node in self.nodes:
             states.append(node(states))
-        return torch.cat(states[self.n_init:], dim=1)
+        return states[-1] if self.last_only else torch.cat(states[self.n_init:], dim=1)
 
 
 class CellNet(nn.Module):
     """Stem, the cells in layout order (each fed by the previous ``num_init_nodes`` outputs), pooled head."""
 
-    def __init__(self, stem: nn.Module, cells: Sequence[Cell], n_inputs: Sequence[int], head_in: int,
-                 num_classes: int) -> None:
+    def __init__(self, stem: nn.Module, cells: Sequence[nn.Module], n_inputs: Sequence[int], head_in: int,
+                 num_classes: int, head: str = "plain") -> None:
         super().__init__()
         self.stem, self.cells = stem, nn.ModuleList(cells)
         self.n_inputs = list(n_inputs)
+        self.lastact = nn.Sequential(nn.BatchNorm2d(head_in), nn.ReLU(inplace=False)) if head == "bn_relu" else None
         self.head = classifier(head_in, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -123,7 +154,7 @@ class CellNet(nn.Module):
         outputs = [s] * max(self.n_inputs)
         for cell, n in zip(self.cells, self.n_inputs):
             outputs.append(cell(*outputs[-n:]))
-        return self.head(outputs[-1])
+        return self.head(outputs[-1] if self.lastact is None else self.lastact(outputs[-1]))
 
 
 def _group_details(groups: Dict[int, str], details: Dict[str, Any]) -> Dict[int, Dict[str, Any]]:
@@ -132,19 +163,32 @@ def _group_details(groups: Dict[int, str], details: Dict[str, Any]) -> Dict[int,
     for gid, name in groups.items():
         d = dict(details[name]) if per_group else dict(details)
         check_keys(f"template cell group {name!r}", d, DETAIL_KEYS)
+        d.setdefault("cell", "searched")
         d.setdefault("num_nodes_per_cell", 4)
-        d.setdefault("num_init_nodes", 2)
+        d.setdefault("num_init_nodes", 1 if d["cell"] == "resnet" else 2)
         d.setdefault("num_init_inputs", 2)
         d.setdefault("reduction", name == "reduction")
-        if not d.get("primitive_operations"):
+        d.setdefault("preprocess", True)
+        d.setdefault("output", "concat")
+        for key, allowed in (("cell", CELL_KINDS), ("output", OUTPUTS)):
+            if d[key] not in allowed:
+                raise SlotnasError(f"template cell group {name!r}: {key} {d[key]!r} not allowed; "
+                                   f"allowed: {', '.join(allowed)}")
+        if d["cell"] == "searched" and not d.get("primitive_operations"):
             raise SlotnasError(f"template cell group {name!r}: primitive_operations must be a non-empty list")
+        if d["num_init_inputs"] is not None and not (isinstance(d["num_init_inputs"], int) and d["num_init_inputs"] > 0):
+            raise SlotnasError(f"template cell group {name!r}: num_init_inputs must be an integer > 0 (edges each node "
+                               f"keeps on export) or null (every edge's argmax), got {d['num_init_inputs']!r}")
         out[gid] = d
     return out
 
 
 def cell(in_channels: int, num_classes: int, num_cell_groups: Dict[int, str], cells_layout: List[int],
-         cell_groups_details: Dict[str, Any], init_channels: int = 16, stem_multiplier: int = 3) -> CellNet:
+         cell_groups_details: Dict[str, Any], init_channels: int = 16, stem_multiplier: int = 3,
+         affine: bool = True, head: str = "plain") -> CellNet:
     """DARTS-style network: Slots on every edge, grouped so that all cells of a group share parameters."""
+    if head not in HEADS:
+        raise SlotnasError(f"template.head: {head!r} not allowed; allowed: {', '.join(HEADS)}")
     groups = {int(k): str(v) for k, v in num_cell_groups.items()}
     for position, gid in enumerate(cells_layout):
         if gid not in groups:
@@ -166,7 +210,12 @@ def cell(in_channels: int, num_classes: int, num_cell_groups: Dict[int, str], ce
             raise SlotnasError("template: cell inputs span more than one reduction; lower num_init_nodes")
         if d["reduction"]:
             channels *= 2
-        cells.append(Cell(groups[gid], inputs, channels, d["reduction"], d))
+        if d["cell"] == "resnet":
+            cells.append(ResNetBasicBlock(prev[-1][0], channels, 2 if d["reduction"] else 1))
+            out_channels = channels
+        else:
+            cells.append(Cell(groups[gid], inputs, channels, d["reduction"], d, affine))
+            out_channels = channels * (1 if d["output"] == "last" else d["num_nodes_per_cell"])
         n_inputs.append(n)
-        history.append((channels * d["num_nodes_per_cell"], level + (1 if d["reduction"] else 0)))
-    return CellNet(stem, cells, n_inputs, history[-1][0], num_classes)
+        history.append((out_channels, level + (1 if d["reduction"] else 0)))
+    return CellNet(stem, cells, n_inputs, history[-1][0], num_classes, head)
