@@ -60,6 +60,9 @@ def check_model(model: nn.Module, rules, size: int, conv_search: bool) -> None:
     assert list(fixed.state_dict()) == list(state) and not any(isinstance(m, Slot) for m in fixed.modules())
     rng = random.Random(0)
     space.update({name: rng.choice(space.get(name).choices) for name in space.names()})
+    partly = fix(model).state_dict()  # ORIG layers of a mixed architecture keep the original model's keys
+    kept = [f"{s.name}.{key}" for s in slots if s.candidate == "ORIG" for key in s.original.state_dict()]
+    assert all(torch.equal(partly[key], state[key]) for key in kept)
     model.train()
     opt = torch.optim.SGD(model.parameters(), lr=0.01)
     loss = model(x).float().logsumexp(-1).mean()
