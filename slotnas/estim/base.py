@@ -1,7 +1,7 @@
 """Estimator interface: metrics of the architecture the space currently encodes."""
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Optional, Sequence
+from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
 from torch import nn
 
@@ -55,6 +55,19 @@ class Estimator:
         """Metrics of the architecture the space currently encodes."""
         raise NotImplementedError
 
+    @property
+    def max_fidelity(self) -> Optional[int]:
+        """The full budget of one evaluation in fidelity units (e.g. epochs); None: no fidelity."""
+        return None
+
+    def estimate_at(self, fidelity: int, resume: Optional[Dict[str, Any]] = None) -> Tuple[Metrics, Dict[str, Any]]:
+        """Metrics at ``fidelity`` (continuing from ``resume``, the state an earlier call returned) and the
+        state to continue from later; estimators with a fidelity implement it."""
+        from ..errors import SlotnasError
+
+        raise SlotnasError(f"estim {type(self).__name__} has no fidelity (multi-fidelity schedulers need e.g. "
+                           "SubNetEstim)")
+
     def shared_state(self) -> Optional[Dict[str, Any]]:
         """What workers need from :meth:`prepare` (e.g. supernet weights); None if they need nothing."""
         return None
@@ -65,7 +78,15 @@ class Estimator:
     # -- evaluation -----------------------------------------------------------------------------
     def measure(self) -> Metrics:
         """Estimate the current architecture, then its metrics and the criterion; errors propagate."""
-        metrics = self.estimate()
+        return self.complete(self.estimate())
+
+    def measure_at(self, fidelity: int, resume: Optional[Dict[str, Any]] = None) -> Tuple[Metrics, Dict[str, Any]]:
+        """:meth:`measure` at ``fidelity``, continuing from ``resume``; also returns the state to continue from."""
+        metrics, state = self.estimate_at(fidelity, resume)
+        return self.complete(metrics), state
+
+    def complete(self, metrics: Metrics) -> Metrics:
+        """Add the metrics of the current architecture and the criterion to an estimate."""
         self.add_metrics(metrics)
         if self.criterion:
             metrics["criterion"] = float(self.criterion(metrics["val_loss"], metrics))

@@ -1,7 +1,7 @@
 """Estimators that train networks from scratch: SubNetEstim (per candidate) and DefaultEstim."""
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Dict, Optional, Tuple
 
 from ..trials import Metrics
 from .base import Estimator, register_estimator
@@ -10,7 +10,11 @@ from .trainer import reset_weights
 
 @register_estimator("SubNetEstim")
 class SubNetEstim(Estimator):
-    """Each architecture: re-initialize the weights, train ``epochs``, evaluate on the validation split."""
+    """Each architecture: re-initialize the weights, train ``epochs``, evaluate on the validation split.
+
+    Its fidelity is the number of epochs: ``estimate_at(f, resume)`` trains up to epoch ``f`` of an
+    ``epochs``-long learning-rate schedule, continuing a checkpoint instead of starting again.
+    """
 
     parallel = True
 
@@ -18,11 +22,19 @@ class SubNetEstim(Estimator):
         super().__init__(*args, **kwargs)
         self.epochs = epochs
 
+    @property
+    def max_fidelity(self) -> int:
+        return self.trainer.epochs if self.epochs is None else self.epochs
+
     def estimate(self) -> Metrics:
-        reset_weights(self.model)
-        train_loss = self.trainer.fit(self.model, self.data.train, self.epochs)
+        return self.estimate_at(self.max_fidelity)[0]
+
+    def estimate_at(self, fidelity: int, resume: Optional[Dict[str, Any]] = None) -> Tuple[Metrics, Dict[str, Any]]:
+        if resume is None:
+            reset_weights(self.model)
+        train_loss, state = self.trainer.fit_until(self.model, self.data.train, fidelity, self.max_fidelity, resume)
         val = self.trainer.evaluate(self.model, self.data.val)
-        return {"val_acc": val["acc"], "val_loss": val["loss"], "train_loss": train_loss}
+        return {"val_acc": val["acc"], "val_loss": val["loss"], "train_loss": train_loss}, state
 
 
 @register_estimator("DefaultEstim")

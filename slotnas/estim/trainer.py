@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -86,12 +86,34 @@ class Trainer:
             params: Optional[List[nn.Parameter]] = None, before_batch: Optional[Callable[[], None]] = None) -> float:
         """Train for ``epochs``; ``before_batch`` runs ahead of each step (e.g. SPOS path sampling)."""
         epochs = self.epochs if epochs is None else epochs
+        return self.fit_until(model, batches, epochs, epochs, params=params, before_batch=before_batch)[0]
+
+    def fit_until(self, model: nn.Module, batches: Iterable, stop: int, total: int,
+                  resume: Optional[Dict[str, Any]] = None, params: Optional[List[nn.Parameter]] = None,
+                  before_batch: Optional[Callable[[], None]] = None) -> Tuple[float, Dict[str, Any]]:
+        """Train epochs [resume's epoch or 0, ``stop``) of a ``total``-epoch schedule.
+
+        Returns the last loss and the state to continue from (weights, optimizer, LR schedule, epoch,
+        random and data-order state; loadable with ``weights_only=True``): continuing to a later
+        ``stop`` gives the same weights as training to it straight through.
+        """
         params = [p for p in (params or model.parameters()) if p.requires_grad]
         opt = self.make_optimizer(params)
-        sched = self.make_scheduler(opt, epochs * len(batches))  # type: ignore[arg-type]
+        sched = self.make_scheduler(opt, total * len(batches))  # type: ignore[arg-type]
+        generator = getattr(batches, "generator", None)
+        start = 0
+        if resume is not None:
+            model.load_state_dict(resume["model"])
+            opt.load_state_dict(resume["optimizer"])
+            if sched is not None and resume["scheduler"] is not None:
+                sched.load_state_dict(resume["scheduler"])
+            torch.set_rng_state(resume["rng"])
+            if isinstance(generator, torch.Generator) and resume["data_rng"] is not None:
+                generator.set_state(resume["data_rng"])
+            start = int(resume["epoch"])
         model.to(self.device).train()
         last = math.nan
-        for _ in range(epochs):
+        for _ in range(start, stop):
             for x, y in batches:
                 if before_batch is not None:
                     before_batch()
@@ -99,7 +121,10 @@ class Trainer:
                 last = self.train_step(model, opt, params, x, y)
                 if sched is not None:
                     sched.step()
-        return last
+        state = {"epoch": max(start, stop), "model": model.state_dict(), "optimizer": opt.state_dict(),
+                 "scheduler": None if sched is None else sched.state_dict(), "rng": torch.get_rng_state(),
+                 "data_rng": generator.get_state() if isinstance(generator, torch.Generator) else None}
+        return last, state
 
     @torch.no_grad()
     def evaluate(self, model: nn.Module, batches: Iterable) -> Dict[str, float]:

@@ -1,0 +1,209 @@
+"""Multi-fidelity schedulers: which trial runs next and at what fidelity (rung).
+
+A scheduler sees only trial indices, rungs and cost vectors (objectives to minimize, from
+``pareto.costs``); the runtime turns its jobs into trials. Call order:
+
+1. ``next_job()`` -> ``Job(index=None, fidelity=r)`` (start a new architecture at rung r),
+   ``Job(index=i, fidelity=r)`` (continue trial i to rung r), or None (nothing to run now).
+2. ``on_result(index, fidelity, costs)`` when a job ends (``costs`` None for a failed trial).
+3. ``done`` tells whether the scheduler will never give another job.
+
+Rungs are ``min_fidelity * eta**k`` up to ``max_fidelity`` (which is always the last rung).
+"""
+from __future__ import annotations
+
+import math
+from typing import Dict, List, NamedTuple, Optional, Sequence, Set, Tuple
+
+from .errors import SlotnasError
+from .pareto import crowding_distance, non_dominated_sort
+from .registry import Registry
+
+SCHEDULERS = Registry("scheduler")
+Costs = Optional[Tuple[float, ...]]
+
+
+class Job(NamedTuple):
+    """Run trial ``index`` (None: a new architecture) up to ``fidelity``."""
+
+    index: Optional[int]
+    fidelity: int
+
+
+def rungs(min_fidelity: int, max_fidelity: int, eta: int) -> List[int]:
+    """min, min*eta, min*eta^2, ... below max, then max."""
+    if not (isinstance(eta, int) and eta >= 2):
+        raise SlotnasError(f"scheduler.eta: expected an integer >= 2, got {eta!r}")
+    if not (1 <= min_fidelity <= max_fidelity):
+        raise SlotnasError(f"scheduler.min_fidelity: expected 1 <= min_fidelity <= max_fidelity ({max_fidelity}), "
+                           f"got {min_fidelity}")
+    out, r = [], min_fidelity
+    while r < max_fidelity:
+        out.append(r)
+        r *= eta
+    return out + [max_fidelity]
+
+
+def ranked(results: Sequence[Tuple[int, Costs]]) -> List[int]:
+    """Trial indices best first: by cost (one objective) or non-dominated rank then crowding (several);
+    failed trials last."""
+    ok = [(i, c) for i, c in results if c is not None]
+    failed = [i for i, c in results if c is None]
+    if not ok:
+        return failed
+    if len(ok[0][1]) == 1:
+        return [i for i, _ in sorted(ok, key=lambda r: r[1][0])] + failed
+    points = [c for _, c in ok]
+    order: List[int] = []
+    for front in non_dominated_sort(points):
+        crowd = crowding_distance(points, front)
+        order += [ok[j][0] for j in sorted(front, key=lambda j: -crowd[j])]
+    return order + failed
+
+
+class Scheduler:
+    """Base: rungs, the results reported at each rung, and which trials were promoted from it."""
+
+    def __init__(self, max_fidelity: int, min_fidelity: int = 1, eta: int = 3) -> None:
+        self.eta, self.max_fidelity = eta, max_fidelity
+        self.rungs = rungs(min_fidelity, max_fidelity, eta)
+        self.results: Dict[int, List[Tuple[int, Costs]]] = {r: [] for r in self.rungs}
+        self.promoted: Dict[int, Set[int]] = {r: set() for r in self.rungs}
+        self.new_allowed = math.inf  # how many new architectures may still start (set by the runtime)
+
+    def next_job(self) -> Optional[Job]:
+        """The next job, or None when nothing can run now."""
+        raise NotImplementedError
+
+    def on_result(self, index: int, fidelity: int, costs: Costs) -> None:
+        """A job ended: trial ``index`` reached ``fidelity`` with ``costs`` (None: failed)."""
+        self.results[fidelity].append((index, costs))
+
+    @property
+    def done(self) -> bool:
+        """True when no job will ever come (no new trials allowed and nothing left to promote)."""
+        return self.new_allowed <= 0 and self.next_promotion() is None
+
+    def top(self, rung: int, count: int) -> List[int]:
+        """The ``count`` best trials at ``rung`` that did not fail."""
+        ok = {i for i, c in self.results[rung] if c is not None}
+        return [i for i in ranked(self.results[rung]) if i in ok][:count]
+
+    def next_promotion(self) -> Optional[Job]:
+        """ASHA's rule, highest rung first: a trial in the top 1/eta of its rung not promoted yet."""
+        for k in range(len(self.rungs) - 2, -1, -1):
+            rung = self.rungs[k]
+            for index in self.top(rung, len(self.results[rung]) // self.eta):
+                if index not in self.promoted[rung]:
+                    return Job(index, self.rungs[k + 1])
+        return None
+
+    def promote(self, job: Job) -> Job:
+        """Record that ``job`` continues its trial from the rung below."""
+        below = self.rungs[self.rungs.index(job.fidelity) - 1]
+        self.promoted[below].add(job.index)  # type: ignore[arg-type]
+        return job
+
+    def start(self, fidelity: int) -> Job:
+        """A new architecture at ``fidelity``."""
+        self.new_allowed -= 1
+        return Job(None, fidelity)
+
+
+@SCHEDULERS.register("ASHA")
+class ASHA(Scheduler):
+    """Asynchronous successive halving (Li et al. 2020): promote whenever a trial is in its rung's top
+    1/eta, else start a new architecture at the lowest rung. With several objectives (MOASHA) the rung
+    is ranked by non-dominated sorting and crowding distance."""
+
+    def next_job(self) -> Optional[Job]:
+        job = self.next_promotion()
+        if job is not None:
+            return self.promote(job)
+        return self.start(self.rungs[0]) if self.new_allowed > 0 else None
+
+
+class _Bracket:
+    """One successive-halving bracket in progress: its plan, level, and the results of that level."""
+
+    def __init__(self, plan: List[Tuple[int, int]]) -> None:
+        self.plan, self.level = plan, 0
+        self.to_start, self.started = plan[0][1], 0
+        self.reported: List[Tuple[int, Costs]] = []
+        self.expected = 0
+        self.queue: List[Job] = []
+
+
+@SCHEDULERS.register("SuccessiveHalving")
+class SuccessiveHalving(Scheduler):
+    """Synchronous successive halving: ``n`` new architectures at the lowest rung; when a rung is complete
+    the top floor(n_k / eta) go up one rung; brackets repeat while new architectures are allowed."""
+
+    def __init__(self, max_fidelity: int, min_fidelity: int = 1, eta: int = 3, n: Optional[int] = None) -> None:
+        super().__init__(max_fidelity, min_fidelity, eta)
+        self.cycle = [(n or eta ** (len(self.rungs) - 1), 0)]  # (architectures, index of the first rung)
+        self._pending: List[Tuple[int, int]] = []
+        self._bracket: Optional[_Bracket] = None
+
+    def bracket_plan(self, n: int, first: int) -> List[Tuple[int, int]]:
+        """(rung, trials) of a bracket of ``n`` starting at ``rungs[first]``: floor(n_k / eta) per rung up."""
+        plan = []
+        for rung in self.rungs[first:]:
+            if n == 0:
+                break
+            plan.append((rung, n))
+            n //= self.eta
+        return plan
+
+    def next_job(self) -> Optional[Job]:
+        while True:
+            if self._bracket is None:
+                if self.new_allowed <= 0:
+                    return None
+                if not self._pending:
+                    self._pending = list(self.cycle)
+                self._bracket = _Bracket(self.bracket_plan(*self._pending.pop(0)))
+            b = self._bracket
+            if b.queue:
+                return self.promote(b.queue.pop(0))
+            rung = b.plan[b.level][0]
+            if b.level == 0 and b.to_start > 0 and self.new_allowed > 0:
+                b.to_start -= 1
+                b.started += 1
+                return self.start(rung)
+            expected = b.started if b.level == 0 else b.expected
+            if len(b.reported) < expected:
+                return None  # wait for this rung to complete
+            keep = self.top(rung, len(self.results[rung]))
+            mine = {i for i, _ in b.reported}
+            keep = [i for i in keep if i in mine][: b.plan[b.level + 1][1]] if b.level + 1 < len(b.plan) else []
+            if not keep:
+                self._bracket = None
+                continue
+            b.level, b.expected, b.reported = b.level + 1, len(keep), []
+            b.queue = [Job(i, b.plan[b.level][0]) for i in keep]
+
+    def on_result(self, index: int, fidelity: int, costs: Costs) -> None:
+        super().on_result(index, fidelity, costs)
+        b = self._bracket
+        if b is not None and fidelity == b.plan[b.level][0]:
+            b.reported.append((index, costs))
+
+    @property
+    def done(self) -> bool:
+        return self._bracket is None and self.new_allowed <= 0
+
+
+@SCHEDULERS.register("Hyperband")
+class Hyperband(SuccessiveHalving):
+    """Hyperband (Li et al. 2018): successive-halving brackets s = s_max .. s_max - brackets + 1, bracket s
+    starting ceil((s_max + 1) / (s + 1) * eta^s) architectures at rung s_max - s; the cycle repeats."""
+
+    def __init__(self, max_fidelity: int, min_fidelity: int = 1, eta: int = 3, brackets: Optional[int] = None) -> None:
+        super().__init__(max_fidelity, min_fidelity, eta)
+        s_max = len(self.rungs) - 1
+        count = s_max + 1 if brackets is None else brackets
+        if not 1 <= count <= s_max + 1:
+            raise SlotnasError(f"scheduler.brackets: expected 1..{s_max + 1} for these rungs, got {count}")
+        self.cycle = [(math.ceil((s_max + 1) / (s + 1) * eta ** s), s_max - s)
+                      for s in range(s_max, s_max - count, -1)]

@@ -1,0 +1,79 @@
+"""Scheduler arithmetic against hand-computed tables: rungs, trials per rung, promotions."""
+from collections import Counter
+
+import pytest
+
+from slotnas.errors import SlotnasError
+from slotnas.schedulers import ASHA, Hyperband, Job, SuccessiveHalving, ranked, rungs
+
+
+def simulate(scheduler, cost, new):
+    """One worker: run each job at once; return the jobs as (trial index, fidelity)."""
+    scheduler.new_allowed = new
+    jobs, fresh = [], 0
+    while (job := scheduler.next_job()) is not None:
+        index = job.index
+        if index is None:
+            index, fresh = fresh, fresh + 1
+        jobs.append((index, job.fidelity))
+        scheduler.on_result(index, job.fidelity, cost(index))
+    assert scheduler.done
+    return jobs
+
+
+def per_rung(jobs):
+    return dict(sorted(Counter(f for _, f in jobs).items()))
+
+
+def by_index(costs):
+    return lambda i: (float(costs[i]),)
+
+
+def test_rungs():
+    assert rungs(1, 9, 3) == [1, 3, 9] and rungs(1, 10, 3) == [1, 3, 9, 10] and rungs(2, 16, 2) == [2, 4, 8, 16]
+    with pytest.raises(SlotnasError, match="scheduler.eta: expected an integer >= 2"):
+        rungs(1, 9, 1)
+
+
+@pytest.mark.parametrize("max_f, eta, n, table", [
+    (9, 3, None, {1: 9, 3: 3, 9: 1}),
+    (8, 2, None, {1: 8, 2: 4, 4: 2, 8: 1}),
+    (9, 3, 10, {1: 10, 3: 3, 9: 1}),        # an odd bracket: floor(10 / 3) = 3 go up
+    (9, 3, 5, {1: 5, 3: 1, 9: 0}),          # floor(1 / 3) = 0: the bracket ends at rung 3
+])
+def test_successive_halving_table(max_f, eta, n, table):
+    costs = [(7 * i) % 11 for i in range(30)]
+    jobs = simulate(SuccessiveHalving(max_f, 1, eta, n=n), by_index(costs), new=n or eta ** (len(table) - 1))
+    assert per_rung(jobs) == {r: c for r, c in table.items() if c}
+    first, second = [i for i, f in jobs if f == 1], sorted(table)[1]
+    assert [i for i, f in jobs if f == second] == sorted(first, key=lambda i: costs[i])[: table[second]]
+
+
+def test_hyperband_brackets_max_27_eta_3():
+    scheduler = Hyperband(27, 1, 3)
+    assert scheduler.cycle == [(27, 0), (12, 1), (6, 2), (4, 3)]  # Li et al.'s table: n_s = ceil(4 / (s+1) * 3^s)
+    jobs = simulate(scheduler, by_index([(5 * i) % 13 for i in range(60)]), new=27 + 12 + 6 + 4)
+    # bracket s=3: 27@1 9@3 3@9 1@27; s=2: 12@3 4@9 1@27; s=1: 6@9 2@27; s=0: 4@27
+    assert per_rung(jobs) == {1: 27, 3: 9 + 12, 9: 3 + 4 + 6, 27: 1 + 1 + 2 + 4}
+
+
+def test_asha_with_one_worker_follows_its_rule():
+    costs = {0: 5, 1: 3, 2: 8, 3: 1, 4: 6, 5: 2}
+    jobs = simulate(ASHA(4, 1, 2), by_index(costs), new=6)
+    assert jobs == [(0, 1), (1, 1), (1, 2), (2, 1), (3, 1), (3, 2), (3, 4), (4, 1), (5, 1), (5, 2)]
+
+
+def test_asha_never_promotes_a_failed_trial():
+    jobs = simulate(ASHA(9, 1, 3), lambda i: None if i == 0 else (float(i),), new=6)
+    assert (0, 3) not in jobs and (1, 3) in jobs
+
+
+def test_moasha_ranks_by_non_dominated_sorting():
+    results = [(0, (1.0, 5.0)), (1, (5.0, 1.0)), (2, (3.0, 3.0)), (3, (4.0, 4.0)), (4, (6.0, 6.0)), (5, None)]
+    order = ranked(results)
+    assert set(order[:3]) == {0, 1, 2} and order[3:] == [3, 4, 5]
+    assert order[:2] in ([0, 1], [1, 0])  # the extremes of the first front come first (infinite crowding)
+    asha = ASHA(9, 1, 3)
+    for index, costs in results:
+        asha.on_result(index, 1, costs)
+    assert asha.next_job() in (Job(0, 3), Job(1, 3))  # 6 results: the top 2 are the first front's extremes
