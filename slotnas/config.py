@@ -13,7 +13,7 @@ from .registry import Registry, check_keys, check_options, component_options, ty
 DEFAULT_CONFIG = os.path.join(os.path.dirname(__file__), "configs", "default.yaml")
 
 TOP_KEYS = ("model", "template", "slots", "construct", "optim", "estim", "trainer", "data", "metrics", "criterion",
-            "objectives", "run")
+            "objectives", "scheduler", "run")
 REQUIRED = ("construct",)
 RUN_OPTIONS: Dict[str, Any] = {  # key -> (type, default)
     "seed": (int, 0),
@@ -30,6 +30,7 @@ RUN_OPTIONS: Dict[str, Any] = {  # key -> (type, default)
     "resources": (dict, {"cpu": 1, "gpu": 0}),
     "callbacks": (list, []),
     "catch": (list, ["RuntimeError", "ValueError", "ArithmeticError", "MemoryError"]),
+    "keep_checkpoints": (bool, False),
 }
 EXECUTORS = ("local", "ray")
 DEFAULT_SECTIONS: Dict[str, Any] = {
@@ -257,7 +258,25 @@ def validate(raw: Mapping[str, Any]) -> Dict[str, Any]:
         cfg["objectives"] = check_objectives(cfg["objectives"])
     cfg["run"] = _validate_run(cfg.get("run", {}))
     _check_pairing(cfg, registries)
+    if "scheduler" in cfg:
+        cfg["scheduler"] = _validate_scheduler(cfg, registries)
     return cfg
+
+
+def _validate_scheduler(cfg: Dict[str, Any], registries: Dict[str, Registry]) -> Dict[str, Any]:
+    """The scheduler's type and options, and that the estimator has a fidelity and the objectives fit."""
+    from .estim.base import Estimator
+    from .schedulers import SCHEDULERS
+
+    spec = _component("scheduler", cfg["scheduler"], SCHEDULERS)
+    estim = registries["estim"].get(cfg["estim"]["type"])
+    if getattr(estim, "estimate_at", None) is Estimator.estimate_at:
+        raise SlotnasError(f"scheduler: estim {cfg['estim']['type']} has no fidelity; multi-fidelity schedulers "
+                           "need e.g. SubNetEstim (epochs)")
+    if getattr(SCHEDULERS.get(spec["type"]), "multi_objective", False) and len(cfg.get("objectives") or []) < 2:
+        raise SlotnasError(f"scheduler.type: {spec['type']} ranks rungs by two or more objectives; give objectives, "
+                           "e.g. [{metric: val_acc, mode: max}, {metric: latency_ms, mode: min}]")
+    return spec
 
 
 def _validate_criterion(steps: Any) -> List[Dict[str, Any]]:

@@ -114,7 +114,10 @@ def results_table(trials: Sequence[Trial], ranked: Sequence[Trial], objective: s
             latency = f"  {m['latency_ms']:>10.3f}" if "latency_ms" in m else " " * 12
         value = f"{m[objective]:>8,}" if isinstance(m[objective], int) else f"{m[objective]:>8.3f}"
         lines.append(f"{rank:>4}  {t.index:>5}  {value}{params}{latency}  {arch_label(t.arch)}")
-    failed = len(trials) - len(ranked)
+    pruned = sum(1 for t in trials if t.state.value == "PRUNED")
+    failed = len(trials) - len(ranked) - pruned
+    if pruned:
+        lines.append(f"({pruned} trial(s) stopped early by the scheduler)")
     if failed:
         lines.append(f"({failed} trial(s) failed or have no {objective}; see results.jsonl)")
     return "\n".join(lines)

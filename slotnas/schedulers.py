@@ -64,7 +64,10 @@ def ranked(results: Sequence[Tuple[int, Costs]]) -> List[int]:
 class Scheduler:
     """Base: rungs, the results reported at each rung, and which trials were promoted from it."""
 
-    def __init__(self, max_fidelity: int, min_fidelity: int = 1, eta: int = 3) -> None:
+    def __init__(self, max_fidelity: Optional[int] = None, min_fidelity: int = 1, eta: int = 3) -> None:
+        if not isinstance(max_fidelity, int) or max_fidelity < 1:
+            raise SlotnasError(f"scheduler.max_fidelity: expected an integer >= 1 (default: the estimator's epochs), "
+                               f"got {max_fidelity!r}")
         self.eta, self.max_fidelity = eta, max_fidelity
         self.rungs = rungs(min_fidelity, max_fidelity, eta)
         self.results: Dict[int, List[Tuple[int, Costs]]] = {r: [] for r in self.rungs}
@@ -134,12 +137,21 @@ class _Bracket:
         self.queue: List[Job] = []
 
 
+@SCHEDULERS.register("MOASHA")
+class MOASHA(ASHA):
+    """Multi-objective ASHA: ASHA whose rungs rank trials by non-dominated sorting and crowding distance
+    over the config's ``objectives`` (e.g. val_acc max, latency_ms min); needs two or more objectives."""
+
+    multi_objective = True
+
+
 @SCHEDULERS.register("SuccessiveHalving")
 class SuccessiveHalving(Scheduler):
     """Synchronous successive halving: ``n`` new architectures at the lowest rung; when a rung is complete
     the top floor(n_k / eta) go up one rung; brackets repeat while new architectures are allowed."""
 
-    def __init__(self, max_fidelity: int, min_fidelity: int = 1, eta: int = 3, n: Optional[int] = None) -> None:
+    def __init__(self, max_fidelity: Optional[int] = None, min_fidelity: int = 1, eta: int = 3,
+                 n: Optional[int] = None) -> None:
         super().__init__(max_fidelity, min_fidelity, eta)
         self.cycle = [(n or eta ** (len(self.rungs) - 1), 0)]  # (architectures, index of the first rung)
         self._pending: List[Tuple[int, int]] = []
@@ -199,7 +211,8 @@ class Hyperband(SuccessiveHalving):
     """Hyperband (Li et al. 2018): successive-halving brackets s = s_max .. s_max - brackets + 1, bracket s
     starting ceil((s_max + 1) / (s + 1) * eta^s) architectures at rung s_max - s; the cycle repeats."""
 
-    def __init__(self, max_fidelity: int, min_fidelity: int = 1, eta: int = 3, brackets: Optional[int] = None) -> None:
+    def __init__(self, max_fidelity: Optional[int] = None, min_fidelity: int = 1, eta: int = 3,
+                 brackets: Optional[int] = None) -> None:
         super().__init__(max_fidelity, min_fidelity, eta)
         s_max = len(self.rungs) - 1
         count = s_max + 1 if brackets is None else brackets

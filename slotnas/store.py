@@ -105,6 +105,28 @@ class TrialStore:
         self._append(trial, sync=True)
         return trial
 
+    def report(self, trial: Trial) -> Trial:
+        """Record a trial paused at a rung: RUNNING with that rung's metrics and fidelity (durable)."""
+        from dataclasses import replace
+
+        paused = replace(trial, state=TrialState.RUNNING)
+        self._append(paused, sync=True)
+        return paused
+
+    def restart(self, index: int, fidelity: float) -> Trial:
+        """Trial ``index`` continues to ``fidelity``: a RUNNING line for the new job."""
+        from dataclasses import replace
+
+        trial = replace(self._latest[index], state=TrialState.RUNNING, fidelity=fidelity, metrics={}, error=None,
+                        seconds=None)
+        self._append(trial, sync=False)
+        return trial
+
+    def rung_results(self, index: int) -> Dict[float, Dict[str, Any]]:
+        """Metrics of trial ``index`` at each fidelity it reached (paused or final), in order."""
+        return {t.fidelity: t.metrics for t in self._events
+                if t.index == index and t.fidelity is not None and t.metrics}
+
     def add(self, arch: Arch, metrics: Dict[str, Any], kind: str, fidelity: Optional[float] = None,
             seconds: Optional[float] = None) -> Trial:
         """Record a trial that ran outside the loop (a one-shot epoch, the retrained winner) as COMPLETE."""
@@ -129,13 +151,4 @@ class TrialStore:
             self._fh = None
 
 
-def best_of(trials: List[Trial], metric: str, mode: str) -> Optional[Trial]:
-    """The COMPLETE trial with the best finite ``metric`` (``mode`` max or min), None if there is none."""
-    scored = [t for t in trials if t.value(metric) is not None]
-    if not scored:
-        return None
-    sign = 1.0 if mode == "max" else -1.0
-    return max(scored, key=lambda t: sign * t.value(metric))  # type: ignore[operator]
-
-
-__all__ = ["TrialStore", "TrialState", "Trial", "best_of", "JOURNAL"]
+__all__ = ["TrialStore", "TrialState", "Trial", "JOURNAL"]

@@ -1,4 +1,6 @@
 """Fidelity: a trial trained to a rung and continued later equals one trained straight through."""
+import os
+
 import pytest
 import torch
 
@@ -41,3 +43,73 @@ def test_the_first_rung_is_trained_on_the_full_schedule(tmp_path):
     seed_trial(0, 0, parts.data)
     alone = parts.estimator.measure()
     assert one["train_loss"] != alone["train_loss"]  # epoch 1 of 4 keeps a higher learning rate than 1 of 1
+
+
+from collections import Counter  # noqa: E402
+
+from slotnas.errors import SlotnasError  # noqa: E402
+from slotnas.pareto import costs  # noqa: E402
+from slotnas.runtime import run_search  # noqa: E402
+from slotnas.schedulers import ASHA  # noqa: E402
+from slotnas.store import TrialStore  # noqa: E402
+from slotnas.trials import TrialState  # noqa: E402
+
+SCHEDULED = dict(estim={"type": "SubNetEstim", "epochs": 4}, trainer={"epochs": 4, "lr": 0.05},
+                 scheduler={"type": "ASHA", "min_fidelity": 1, "eta": 2})
+
+
+def replay_asha(run_dir, eta=2, max_fidelity=4, objectives=({"metric": "val_acc", "mode": "max"},)):
+    """Check every job in the journal against (MO)ASHA's rule at the moment it was taken; return the jobs."""
+    asha, seen, jobs = ASHA(max_fidelity, 1, eta), set(), []
+    for event in TrialStore(run_dir).events():
+        if event.state is TrialState.RUNNING and not event.metrics:  # a job was taken
+            if event.index in seen:  # a promotion: the rule must name exactly this trial first
+                assert asha.next_promotion() == (event.index, event.fidelity)
+                asha.promote(asha.next_promotion())
+            else:  # a new architecture: only when nothing could be promoted
+                assert asha.next_promotion() is None
+                seen.add(event.index)
+            jobs.append((event.index, event.fidelity))
+        elif event.metrics or event.state is TrialState.FAILED:
+            if event.state is not TrialState.PRUNED:
+                asha.on_result(event.index, int(event.fidelity), costs(event.metrics, objectives))
+    return jobs
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_asha_run_promotes_by_its_rule_and_prunes_the_rest(tmp_path, workers):
+    cfg = tiny_config(tmp_path, **SCHEDULED, run={"budget": 8, "workers": workers, "threads": 1})
+    result = run_search(cfg)
+    states = Counter(t.state for t in result.trials)
+    assert states[TrialState.COMPLETE] >= 1 and states[TrialState.COMPLETE] + states[TrialState.PRUNED] == 8
+    assert all(t.fidelity == 4 for t in result.trials if t.state is TrialState.COMPLETE)
+    assert all(t.fidelity < 4 for t in result.trials if t.state is TrialState.PRUNED)
+    jobs = replay_asha(result.run_dir)
+    assert len({i for i, _ in jobs}) == 8 and result.best.state is TrialState.COMPLETE
+    assert os.listdir(os.path.join(result.run_dir, "checkpoints")) == []  # dropped when pruned or completed
+    store = TrialStore(result.run_dir)
+    assert all(list(store.rung_results(t.index)) == [1, 2, 4][: len(store.rung_results(t.index))]
+               for t in result.trials)
+
+
+def test_keep_checkpoints_and_config_checks(tmp_path):
+    cfg = tiny_config(tmp_path, **SCHEDULED, run={"budget": 4, "keep_checkpoints": True})
+    result = run_search(cfg)
+    kept = os.listdir(os.path.join(result.run_dir, "checkpoints"))
+    assert sorted(kept) == sorted(f"trial-{t.index}.pt" for t in result.trials)
+    with pytest.raises(SlotnasError, match=r"^scheduler: estim SPOSEstim has no fidelity"):
+        tiny_config(tmp_path, estim={"type": "SPOSEstim"}, scheduler={"type": "ASHA"})
+    with pytest.raises(SlotnasError, match=r"^scheduler.type: MOASHA ranks rungs by two or more objectives"):
+        tiny_config(tmp_path, **{**SCHEDULED, "scheduler": {"type": "MOASHA"}})
+    with pytest.raises(SlotnasError, match=r"^scheduler.type: unknown scheduler 'ASHB' \(did you mean 'ASHA'\?\)"):
+        tiny_config(tmp_path, **{**SCHEDULED, "scheduler": {"type": "ASHB"}})
+
+
+def test_moasha_promotes_by_non_dominated_sorting(tmp_path):
+    objectives = [{"metric": "val_acc", "mode": "max"}, {"metric": "params", "mode": "min"}]
+    cfg = tiny_config(tmp_path, **{**SCHEDULED, "scheduler": {"type": "MOASHA", "eta": 2}}, objectives=objectives,
+                      run={"budget": 8, "workers": 2, "threads": 1})
+    result = run_search(cfg)
+    jobs = replay_asha(result.run_dir, objectives=objectives)  # promotions follow the two-objective ranking
+    assert any(f > 1 for _, f in jobs) and {t.state for t in result.trials} <= {TrialState.COMPLETE,
+                                                                                TrialState.PRUNED}

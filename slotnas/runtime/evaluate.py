@@ -3,14 +3,16 @@ from __future__ import annotations
 
 import builtins
 import importlib
+import os
 import random
 import time
 from dataclasses import replace
-from typing import Any, Sequence, Tuple, Type
+from typing import Any, Optional, Sequence, Tuple, Type
 
 import torch
 
 from ..errors import SlotnasError
+from ..files import save_torch
 from ..trials import Trial
 
 # Exceptions that make a FAILED trial when raised while an architecture trains, evaluates or is measured
@@ -57,19 +59,36 @@ def seed_trial(run_seed: int, index: int, data: Any) -> None:
             generator.manual_seed(seed)
 
 
+def checkpoint_path(folder: str, index: int) -> str:
+    """Where trial ``index`` keeps its training state between rungs."""
+    return os.path.join(folder, f"trial-{index}.pt")
+
+
 def evaluate_trial(estim: Any, trial: Trial, run_seed: int, catch: Tuple[Type[BaseException], ...],
-                   worker: str) -> Trial:
+                   worker: str, checkpoints: Optional[str] = None) -> Trial:
     """Apply ``trial.arch`` to the space and estimate it; an exception in ``catch`` makes it FAILED.
 
-    Errors while applying the architecture (a transform handler, an invalid value) and every
-    SlotnasError propagate: they are bugs or config errors, not properties of the architecture.
+    A trial with a fidelity (a scheduler's rung) is trained up to it, continuing its checkpoint in
+    ``checkpoints`` if an earlier rung left one, and leaves the new state there. Errors while applying
+    the architecture (a transform handler, an invalid value) and every SlotnasError propagate: they
+    are bugs or config errors, not properties of the architecture.
     """
     estim.space.update(trial.arch)
-    seed_trial(run_seed, trial.index, estim.data)  # after the update: lazily built candidates draw no numbers
+    resume = None
+    if trial.fidelity is not None and checkpoints is not None:
+        path = checkpoint_path(checkpoints, trial.index)
+        resume = torch.load(path, map_location="cpu", weights_only=True) if os.path.isfile(path) else None
+    if resume is None:
+        seed_trial(run_seed, trial.index, estim.data)  # after the update: lazily built candidates draw no numbers
     start = time.perf_counter()
     error = None
     try:
-        metrics = estim.measure()
+        if trial.fidelity is None:
+            metrics = estim.measure()
+        else:
+            metrics, state = estim.measure_at(int(trial.fidelity), resume)
+            if checkpoints is not None:
+                save_torch(checkpoint_path(checkpoints, trial.index), state)
     except (SlotnasError, NotImplementedError):
         raise
     except catch as exc:

@@ -8,7 +8,7 @@ from ..errors import SlotnasError
 
 # run keys that change how a run executes, not what its trials measure: free to change on resume
 RUNTIME_KEYS = ("budget", "progress", "workers", "executor", "threads", "ray_address", "resources", "callbacks",
-                "catch", "resume", "out")
+                "catch", "keep_checkpoints", "resume", "out")
 MISSING = object()
 
 

@@ -18,6 +18,7 @@ from .context import Run, SearchResult
 from .executors import make_executor
 from .loop import Propose, drive, replay
 from .resume import check_resumable, stored_config
+from .rungs import build_scheduler, drive_rungs
 from .worker import TrialWorker
 
 SHARED_STATE = "shared_state.pt"  # what workers need from the estimator's prepare (e.g. SPOS supernet weights)
@@ -118,13 +119,33 @@ def _discrete(run: Run, hooks: Callback) -> None:
     shared = _prepare(run)  # with every core: e.g. SPOS supernet training
     all_threads = torch.get_num_threads()
     torch.set_num_threads(threads)  # this process is worker 0 (locally) while the search runs
-    local = TrialWorker(run.config, None, 0, 0, "main", estimator=run.estimator)
+    checkpoints = _checkpoints(run)
+    local = TrialWorker(run.config, None, 0, 0, "main", estimator=run.estimator, checkpoints=checkpoints)
     executor = make_executor(run.config["run"], run.config, workers, threads, local, shared)
     try:
-        drive(run, executor, propose, hooks, requeue)
+        if "scheduler" in run.config:
+            objectives = run.config.get("objectives") or [{"metric": run.optimizer.objective,
+                                                           "mode": run.optimizer.mode}]
+            scheduler = build_scheduler(run.config["scheduler"], run.estimator.max_fidelity)
+            drive_rungs(run, executor, propose, hooks, scheduler, objectives, checkpoints,  # type: ignore[arg-type]
+                        run.config["run"]["keep_checkpoints"])
+        else:
+            drive(run, executor, propose, hooks, requeue)
     finally:
         executor.close()
         torch.set_num_threads(all_threads)
+
+
+def _checkpoints(run: Run) -> Optional[str]:
+    """The folder of the trials' training states between rungs (multi-fidelity runs only)."""
+    if "scheduler" not in run.config:
+        return None
+    if run.resumed and len(run.store):
+        raise SlotnasError(f"run.resume: {run.run_dir} is a multi-fidelity run (scheduler "
+                           f"{run.config['scheduler']['type']}); continuing one is not supported yet: start a new run")
+    folder = run.path("checkpoints")
+    os.makedirs(folder, exist_ok=True)
+    return folder
 
 
 def _prepare(run: Run) -> Optional[Dict[str, Any]]:

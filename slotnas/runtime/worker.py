@@ -23,8 +23,8 @@ class TrialWorker:
     """One worker: its own model, space and estimator, ``threads`` torch threads, maybe its own GPU."""
 
     def __init__(self, cfg: Dict[str, Any], shared_state: Optional[Dict[str, Any]], threads: int,
-                 worker_id: int, prefix: str = "local", estimator: Any = None) -> None:
-        self.name = f"{prefix}-{worker_id}"
+                 worker_id: int, prefix: str = "local", estimator: Any = None, checkpoints: Optional[str] = None) -> None:
+        self.name, self.checkpoints = f"{prefix}-{worker_id}", checkpoints
         self.seed = cfg["run"]["seed"]
         self.catch = resolve_catch(cfg["run"]["catch"])
         if threads:
@@ -42,18 +42,18 @@ class TrialWorker:
 
     def run(self, trial: Trial) -> Trial:
         """Evaluate one trial (see :func:`evaluate_trial` for what fails it and what stops the run)."""
-        return evaluate_trial(self.estimator, trial, self.seed, self.catch, self.name)
+        return evaluate_trial(self.estimator, trial, self.seed, self.catch, self.name, self.checkpoints)
 
 
 _WORKER: Optional[TrialWorker] = None
 
 
 def init_process_worker(cfg: Dict[str, Any], shared_state: Optional[Dict[str, Any]], threads: int,
-                        ids: Any, parent: int) -> None:
+                        ids: Any, parent: int, checkpoints: Optional[str] = None) -> None:
     """Initializer of a local worker process (spawned): exits when the main process is gone."""
     global _WORKER
     _watch_parent(parent)
-    _WORKER = TrialWorker(cfg, shared_state, threads, ids.get())
+    _WORKER = TrialWorker(cfg, shared_state, threads, ids.get(), checkpoints=checkpoints)
 
 
 def run_in_process(trial: Trial) -> Trial:
