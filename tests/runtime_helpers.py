@@ -73,3 +73,38 @@ class CrashAfterEpoch(Callback):
     def on_epoch_end(self, run, trial):
         if trial.metrics["epoch"] == self.epoch:
             raise KeyboardInterrupt("crash")
+
+
+def _register_curve_estimator():
+    from slotnas.estim import Estimator, register_estimator
+
+    @register_estimator("TestCurveEstim")
+    class CurveEstim(Estimator):
+        """A synthetic learning curve with a known best architecture: acc(f) = q(arch) * (1 - 0.5 ** f),
+        q rising with each Slot's candidate index; 'epochs' is the fidelity."""
+
+        parallel = True
+
+        def __init__(self, *args, epochs: int = 9, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.epochs = epochs
+
+        @property
+        def max_fidelity(self):
+            return self.epochs
+
+        def quality(self):
+            return sum(p.choices.index(p.value) + 1 for p in self.space.discrete())
+
+        def estimate(self):
+            return self.estimate_at(self.epochs)[0]
+
+        def estimate_at(self, fidelity, resume=None):
+            start = 0 if resume is None else int(resume["epoch"])
+            return {"val_acc": self.quality() * (1 - 0.5 ** fidelity), "epochs_trained": fidelity - start}, \
+                {"epoch": fidelity}
+
+    return CurveEstim
+
+
+CurveEstim = _register_curve_estimator()

@@ -113,3 +113,25 @@ def test_moasha_promotes_by_non_dominated_sorting(tmp_path):
     jobs = replay_asha(result.run_dir, objectives=objectives)  # promotions follow the two-objective ranking
     assert any(f > 1 for _, f in jobs) and {t.state for t in result.trials} <= {TrialState.COMPLETE,
                                                                                 TrialState.PRUNED}
+
+
+def test_hyperband_finds_the_best_with_less_fidelity_than_random_search(tmp_path):
+    """Known answer: the best architecture has every Slot at its last candidate (quality 6)."""
+    from . import runtime_helpers  # noqa: F401  (registers TestCurveEstim)
+
+    grid = {"type": "RandomSearch"}
+    curve = {"type": "TestCurveEstim", "epochs": 9}
+    base = dict(construct=[{"type": "mixed_op", "mixed": "index", "candidates": ["NC3", "SC3", "IDT"]}], optim=grid,
+                estim=curve, metrics=[])
+    hyperband = run_search(tiny_config(tmp_path / "hb", **base, scheduler={"type": "Hyperband", "eta": 3},
+                                       run={"budget": 9, "seed": 1}))
+    random = run_search(tiny_config(tmp_path / "rs", **base, run={"budget": 9, "seed": 1}))
+
+    def spent(result):  # epochs trained over all trials and rungs
+        store = TrialStore(result.run_dir)
+        return sum(sum(m["epochs_trained"] for m in store.rung_results(t.index).values()) if t.fidelity
+                   else t.metrics["epochs_trained"] for t in result.trials)
+
+    best_arch = {"cells.0": "IDT", "cells.1": "IDT"}
+    assert hyperband.best_arch == best_arch == random.best_arch  # all 9 architectures were tried by both
+    assert spent(random) == 9 * 9 and spent(hyperband) == 9 * 1 + 3 * 2 + 1 * 6  # 21: bracket 9@1, 3@3, 1@9
