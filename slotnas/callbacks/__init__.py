@@ -4,5 +4,5 @@ from .progress import ProgressBar
 from .reports import AlphasPlot, ParetoReport, plot_alphas
 from .winner import WinnerExport
 
-__all__ = ["Callback", "CallbackList", "load_callback", "resolve_callback", "ProgressBar", "ParetoReport", "AlphasPlot", "plot_alphas",
-           "WinnerExport"]
+__all__ = ["Callback", "CallbackList", "load_callback", "resolve_callback", "ProgressBar", "ParetoReport", "AlphasPlot",
+           "plot_alphas", "WinnerExport"]

@@ -23,7 +23,8 @@ class TrialWorker:
     """One worker: its own model, space and estimator, ``threads`` torch threads, maybe its own GPU."""
 
     def __init__(self, cfg: Dict[str, Any], shared_state: Optional[Dict[str, Any]], threads: int,
-                 worker_id: int, prefix: str = "local", estimator: Any = None, checkpoints: Optional[str] = None) -> None:
+                 worker_id: int, prefix: str = "local", estimator: Any = None,
+                 checkpoints: Optional[str] = None) -> None:
         self.name, self.checkpoints = f"{prefix}-{worker_id}", checkpoints
         self.seed = cfg["run"]["seed"]
         self.catch = resolve_catch(cfg["run"]["catch"])

@@ -176,7 +176,8 @@ def _group_details(groups: Dict[int, str], details: Dict[str, Any]) -> Dict[int,
                                    f"allowed: {', '.join(allowed)}")
         if d["cell"] == "searched" and not d.get("primitive_operations"):
             raise SlotnasError(f"template cell group {name!r}: primitive_operations must be a non-empty list")
-        if d["num_init_inputs"] is not None and not (isinstance(d["num_init_inputs"], int) and d["num_init_inputs"] > 0):
+        keep = d["num_init_inputs"]
+        if keep is not None and not (isinstance(keep, int) and keep > 0):
             raise SlotnasError(f"template cell group {name!r}: num_init_inputs must be an integer > 0 (edges each node "
                                f"keeps on export) or null (every edge's argmax), got {d['num_init_inputs']!r}")
         out[gid] = d
