@@ -4,6 +4,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections import Counter
+from dataclasses import replace
 from typing import Any, Dict, Iterator, List, Optional
 
 from .trials import Arch, Trial, TrialState
@@ -27,6 +29,8 @@ class TrialStore:
         self.run_dir = run_dir
         self._events: List[Trial] = []
         self._latest: Dict[int, Trial] = {}
+        self._started: Counter = Counter()  # trials per kind, kept as lines are remembered (hot path)
+        self._next = 0
         self._fh: Any = None
         if run_dir is not None and os.path.isfile(self.path):
             self._load()
@@ -59,6 +63,9 @@ class TrialStore:
 
     def _remember(self, trial: Trial) -> None:
         self._events.append(trial)
+        if trial.index not in self._latest:
+            self._started[trial.kind] += 1
+            self._next = max(self._next, trial.index + 1)
         self._latest[trial.index] = trial
 
     def events(self) -> List[Trial]:
@@ -81,14 +88,14 @@ class TrialStore:
     def __len__(self) -> int:
         return len(self._latest)
 
-    def count(self, kind: str = "search", finished: bool = True) -> int:
-        """How many trials of ``kind`` have ended (or exist, with ``finished=False``)."""
-        return sum(1 for t in self._latest.values() if t.kind == kind and (t.state.finished or not finished))
+    def started(self, kind: str = "search") -> int:
+        """How many trials of ``kind`` were started (running, paused or ended)."""
+        return self._started[kind]
 
     @property
     def next_index(self) -> int:
         """Index the next started trial gets."""
-        return max(self._latest, default=-1) + 1
+        return self._next
 
     # -- writing ----------------------------------------------------------------------------------
     def start(self, arch: Arch, worker: Optional[str] = None, fidelity: Optional[float] = None,
@@ -107,16 +114,12 @@ class TrialStore:
 
     def report(self, trial: Trial) -> Trial:
         """Record a trial paused at a rung: RUNNING with that rung's metrics and fidelity (durable)."""
-        from dataclasses import replace
-
         paused = replace(trial, state=TrialState.RUNNING)
         self._append(paused, sync=True)
         return paused
 
     def restart(self, index: int, fidelity: float) -> Trial:
         """Trial ``index`` continues to ``fidelity``: a RUNNING line for the new job."""
-        from dataclasses import replace
-
         trial = replace(self._latest[index], state=TrialState.RUNNING, fidelity=fidelity, metrics={}, error=None,
                         seconds=None)
         self._append(trial, sync=False)

@@ -61,7 +61,7 @@ def drive(run: "Run", executor: Executor, propose: Propose, callbacks: "Callback
                 trial = requeue.pop(0)
             else:
                 waiting = in_flight and getattr(optimizer, "waiting", lambda: False)()
-                if exhausted or waiting or store.count(finished=False) >= run.budget:
+                if exhausted or waiting or store.started() >= run.budget:
                     break
                 arch = propose()
                 if arch is None:

@@ -27,7 +27,7 @@ def drive_rungs(run: "Run", executor: Executor, propose: Propose, callbacks: "Ca
     has a result. The budget ``run.budget`` counts architectures.
     """
     store, optimizer = run.store, run.optimizer
-    scheduler.new_allowed = run.budget - store.count(finished=False)
+    scheduler.new_allowed = run.budget - store.started()
     told: set = set()
     in_flight = 0
     while True:

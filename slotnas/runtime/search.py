@@ -112,7 +112,7 @@ def run_search(cfg: Dict[str, Any], callbacks: Sequence[Callback] = ()) -> Searc
 def _discrete(run: Run, hooks: Callback) -> None:
     propose = _proposer(run)
     requeue = replay(run, propose)
-    remaining = len(requeue) + max(0, run.budget - run.store.count(finished=False))
+    remaining = len(requeue) + max(0, run.budget - run.store.started())
     workers, threads = plan_workers(run.config["run"], run.estimator, remaining)
     run.workers = workers
     hooks.on_search_start(run)
