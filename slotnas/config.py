@@ -7,7 +7,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 import yaml
 
-from .errors import SlotnasError
+from .errors import ARCHITECTURE_FAILURES, SlotnasError
 from .registry import Registry, check_keys, check_options, component_options, type_matches
 
 DEFAULT_CONFIG = os.path.join(os.path.dirname(__file__), "configs", "default.yaml")
@@ -29,7 +29,7 @@ RUN_OPTIONS: Dict[str, Any] = {  # key -> (type, default)
     "ray_address": (Optional[str], None),
     "resources": (dict, {"cpu": 1, "gpu": 0}),
     "callbacks": (list, []),
-    "catch": (list, ["RuntimeError", "ValueError", "ArithmeticError", "MemoryError"]),
+    "catch": (list, list(ARCHITECTURE_FAILURES)),
     "keep_checkpoints": (bool, False),
 }
 EXECUTORS = ("local", "ray")

@@ -15,3 +15,9 @@ class SlotError(SlotnasError, RuntimeError):
 
 class HandlerError(SlotnasError, RuntimeError):
     """A transform handler raised while reacting to a parameter update."""
+
+
+# The default of ``run.catch``: exceptions that make a FAILED trial when raised while an architecture
+# trains, is evaluated or measured (a NaN loss, a shape mismatch in a candidate's forward, out of
+# memory, an export error). Anything else stops the run.
+ARCHITECTURE_FAILURES = ("RuntimeError", "ValueError", "ArithmeticError", "MemoryError")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import random
-from typing import Any, Callable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, List, Optional, Sequence
 
 from ..errors import SlotnasError
 from ..params import Categorical, Numeric, Param, ParamSpace
@@ -17,9 +17,7 @@ from ..trials import Arch, Metrics, Trial, TrialState, arch_key
 
 OPTIMIZERS = Registry("optimizer")
 
-Result = Tuple[Arch, Metrics]
 MODES = ("max", "min")
-KINDS = ("discrete", "gradient")
 
 
 def register_optimizer(name: str) -> Callable:
@@ -199,4 +197,4 @@ def encode(params: Sequence[Param], arch: Arch) -> List[float]:
     return out
 
 
-__all__ = ["OPTIMIZERS", "Optimizer", "DiscreteOptimizer", "register_optimizer", "arch_key", "encode", "KINDS"]
+__all__ = ["OPTIMIZERS", "Optimizer", "DiscreteOptimizer", "register_optimizer", "arch_key", "encode"]

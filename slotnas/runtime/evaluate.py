@@ -11,16 +11,9 @@ from typing import Any, Optional, Sequence, Tuple, Type
 
 import torch
 
-from ..errors import SlotnasError
+from ..errors import ARCHITECTURE_FAILURES, SlotnasError
 from ..files import save_torch
 from ..trials import Trial
-
-# Exceptions that make a FAILED trial when raised while an architecture trains, evaluates or is measured
-# (a NaN loss, a shape mismatch in a candidate's forward, out of memory, an export error). Anything
-# else -- a SlotnasError, a transform handler's error, a TypeError or AttributeError from a bug --
-# stops the run. NotImplementedError, though a RuntimeError, is always a bug.
-DEFAULT_CATCH = ("RuntimeError", "ValueError", "ArithmeticError", "MemoryError")
-
 
 def resolve_catch(names: Sequence[str], key: str = "run.catch") -> Tuple[Type[BaseException], ...]:
     """Exception classes from builtin names (``RuntimeError``) or ``module:attr``; one-line errors."""
@@ -38,7 +31,7 @@ def resolve_catch(names: Sequence[str], key: str = "run.catch") -> Tuple[Type[Ba
             cls = getattr(builtins, name, None)
         if not (isinstance(cls, type) and issubclass(cls, Exception)):
             raise SlotnasError(f"{key}: {name!r} is not an exception class; allowed: builtin exception names "
-                               f"such as {', '.join(DEFAULT_CATCH)}, or module:Class")
+                               f"such as {', '.join(ARCHITECTURE_FAILURES)}, or module:Class")
         out.append(cls)
     return tuple(out)
 
@@ -66,7 +59,8 @@ def checkpoint_path(folder: str, index: int) -> str:
 
 def evaluate_trial(estim: Any, trial: Trial, run_seed: int, catch: Tuple[Type[BaseException], ...],
                    worker: str, checkpoints: Optional[str] = None) -> Trial:
-    """Apply ``trial.arch`` to the space and estimate it; an exception in ``catch`` makes it FAILED.
+    """Apply ``trial.arch`` to the space and estimate it; an exception in ``catch`` makes it FAILED
+    (NotImplementedError, though a RuntimeError, is always a bug and stops the run).
 
     A trial with a fidelity (a scheduler's rung) is trained up to it, continuing its checkpoint in
     ``checkpoints`` if an earlier rung left one, and leaves the new state there. Errors while applying

@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Callable, List, Optional
 
+from ..optim.base import DiscreteOptimizer
 from ..trials import Arch, Trial, TrialState, arch_key
 from .executors import Executor
 
@@ -24,6 +25,7 @@ def replay(run: "Run", propose: Propose) -> List[Trial]:
     than what was stored, the stored trial wins and a warning says so once.
     """
     optimizer, running, diverged = run.optimizer, {}, 0
+    assert isinstance(optimizer, DiscreteOptimizer)  # only discrete runs replay
     for event in run.store.events():
         if event.kind != "search":
             continue
@@ -31,10 +33,9 @@ def replay(run: "Run", propose: Propose) -> List[Trial]:
             asked = propose()
             if asked is None or arch_key(asked) != arch_key(event.arch):
                 diverged += 1
-                if asked is not None and hasattr(optimizer, "release"):
+                if asked is not None:
                     optimizer.release(asked)
-                if hasattr(optimizer, "claim"):
-                    optimizer.claim(event.arch)
+                optimizer.claim(event.arch)
             running[event.index] = event
         else:
             running.pop(event.index, None)
@@ -52,6 +53,7 @@ def drive(run: "Run", executor: Executor, propose: Propose, callbacks: "Callback
     frees the optimizer is asked for one more architecture, unless it is ``waiting()`` for results.
     """
     store, optimizer = run.store, run.optimizer
+    assert isinstance(optimizer, DiscreteOptimizer)
     requeue = list(requeue)
     in_flight = 0
     exhausted = False
@@ -60,7 +62,7 @@ def drive(run: "Run", executor: Executor, propose: Propose, callbacks: "Callback
             if requeue:
                 trial = requeue.pop(0)
             else:
-                waiting = in_flight and getattr(optimizer, "waiting", lambda: False)()
+                waiting = in_flight and optimizer.waiting()
                 if exhausted or waiting or store.started() >= run.budget:
                     break
                 arch = propose()
