@@ -55,6 +55,12 @@ class TensorBatches:
         return (len(self.x) + self.batch_size - 1) // self.batch_size
 
 
+def shuffle_generators(data: DataBundle) -> List[torch.Generator]:
+    """The torch generators that order the splits' batches (their state is part of a run's randomness)."""
+    splits = (data.train, data.val, data.test)
+    return [g for g in (getattr(split, "generator", None) for split in splits) if isinstance(g, torch.Generator)]
+
+
 def _stratified_split(y: Sequence[int], fractions: Sequence[float], seed: int) -> List[List[int]]:
     """Indices split into len(fractions)+1 parts (the rest first), stratified by label."""
     from sklearn.model_selection import train_test_split

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, Optional
 
 import torch
 
 from ..arch_space.mixed_ops import MixedOp
+from ..data import shuffle_generators
 from ..optim.gradient import ArchBatch, GradientOptimizer
 from ..trials import Arch, Metrics
 from .base import Estimator, register_estimator
@@ -84,7 +85,7 @@ class SuperNetEstim(Estimator):
         """Everything the epochs after ``epoch`` depend on; loadable with ``torch.load(weights_only=True)``."""
         return {"epoch": epoch, "model": self.model.state_dict(), "optimizer": optimizer.state_dict(),
                 "w_opt": w_opt.state_dict(), "sched": None if sched is None else sched.state_dict(),
-                "rng": torch.get_rng_state(), "data_rng": [g.get_state() for g in self._generators()],
+                "rng": torch.get_rng_state(), "data_rng": [g.get_state() for g in shuffle_generators(self.data)],
                 "report": {"arch": dict(arch), "metrics": dict(metrics)}}
 
     def _restore(self, state: Dict[str, Any], optimizer: GradientOptimizer, w_opt: Any, sched: Any) -> int:
@@ -95,14 +96,10 @@ class SuperNetEstim(Estimator):
         if sched is not None and state["sched"] is not None:
             sched.load_state_dict(state["sched"])
         torch.set_rng_state(state["rng"])
-        for generator, value in zip(self._generators(), state["data_rng"]):
+        for generator, value in zip(shuffle_generators(self.data), state["data_rng"]):
             generator.set_state(value)
         return int(state["epoch"]) + 1
 
-    def _generators(self) -> List[torch.Generator]:
-        """The data splits' shuffling generators (their state is part of a checkpoint)."""
-        splits = (self.data.train, self.data.val, self.data.test)
-        return [g for g in (getattr(s, "generator", None) for s in splits) if isinstance(g, torch.Generator)]
 
     def _epoch_metrics(self, epoch: int, train_loss: float, arch_obj: float, optimizer: GradientOptimizer) -> Metrics:
         val = self.trainer.evaluate(self.model, self.data.val)

@@ -11,6 +11,7 @@ from typing import Any, Optional, Sequence, Tuple, Type
 
 import torch
 
+from ..data import shuffle_generators
 from ..errors import ARCHITECTURE_FAILURES, SlotnasError
 from ..files import save_torch
 from ..trials import Trial
@@ -46,10 +47,8 @@ def seed_trial(run_seed: int, index: int, data: Any) -> None:
     seed = trial_seed(run_seed, index)
     random.seed(seed)
     torch.manual_seed(seed)
-    for split in (data.train, data.val, data.test):
-        generator = getattr(split, "generator", None)
-        if isinstance(generator, torch.Generator):
-            generator.manual_seed(seed)
+    for generator in shuffle_generators(data):
+        generator.manual_seed(seed)
 
 
 def checkpoint_path(folder: str, index: int) -> str:
