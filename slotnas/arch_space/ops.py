@@ -62,15 +62,17 @@ class MBConv(nn.Module):
         return x + out if self.use_skip else out
 
 
+def pool3x3(kind: str, stride: int = 1) -> nn.Module:
+    """3x3 max pooling or average pooling over the valid pixels only, 'same' padding."""
+    return nn.MaxPool2d(3, stride, 1) if kind == "max" else nn.AvgPool2d(3, stride, 1, count_include_pad=False)
+
+
 class Pool(nn.Module):
     """3x3 average or max pooling, with a 1x1 conv-bn projection when channels change."""
 
     def __init__(self, kind: str, c_in: int, c_out: int, stride: int = 1) -> None:
         super().__init__()
-        if kind == "avg":
-            self.pool: nn.Module = nn.AvgPool2d(3, stride, 1, count_include_pad=False)
-        else:
-            self.pool = nn.MaxPool2d(3, stride, 1)
+        self.pool = pool3x3(kind, stride)
         self.proj = nn.Sequential(*conv_bn(c_in, c_out, 1, 1)) if c_in != c_out else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -22,9 +22,7 @@ class ReLUConvBN(nn.Sequential):
     """ReLU -> k x k conv (no bias) -> BN: DARTS's and NAS-Bench-201's plain convolution."""
 
     def __init__(self, c_in: int, c_out: int, k: int, stride: int = 1, dilation: int = 1) -> None:
-        super().__init__(nn.ReLU(inplace=False),
-                         nn.Conv2d(c_in, c_out, k, stride, dilation * (k - 1) // 2, dilation=dilation, bias=False),
-                         nn.BatchNorm2d(c_out))
+        super().__init__(nn.ReLU(inplace=False), *ops.conv_bn(c_in, c_out, k, stride, dilation))
 
 
 class DilConv(nn.Sequential):
@@ -34,7 +32,7 @@ class DilConv(nn.Sequential):
         pad = dilation * (k - 1) // 2
         super().__init__(nn.ReLU(inplace=False),
                          nn.Conv2d(c_in, c_in, k, stride, pad, dilation=dilation, groups=c_in, bias=False),
-                         nn.Conv2d(c_in, c_out, 1, bias=False), nn.BatchNorm2d(c_out))
+                         *ops.conv_bn(c_in, c_out, 1, 1))
 
 
 class SepConv(nn.Sequential):
@@ -48,8 +46,7 @@ class Pool(nn.Sequential):
     """3x3 max or average pooling (NAS-Bench-201: a 1x1 ReLU-conv-BN first when channels change)."""
 
     def __init__(self, kind: str, c_in: int, c_out: int, stride: int = 1) -> None:
-        pool = nn.MaxPool2d(3, stride, 1) if kind == "max" else nn.AvgPool2d(3, stride, 1, count_include_pad=False)
-        super().__init__(*([ReLUConvBN(c_in, c_out, 1)] if c_in != c_out else []), pool)
+        super().__init__(*([ReLUConvBN(c_in, c_out, 1)] if c_in != c_out else []), ops.pool3x3(kind, stride))
 
 
 class ResNetBasicBlock(nn.Module):

@@ -19,7 +19,7 @@ from ...registry import check_keys
 from ...slot import Slot
 from .. import ops
 from ..mixed_ops import MixedOp
-from ..published import ResNetBasicBlock, SearchOp
+from ..published import ReLUConvBN, ResNetBasicBlock, SearchOp
 from .spec import classifier, op_factory
 
 DETAIL_KEYS = ("num_nodes_per_cell", "num_init_nodes", "num_init_inputs", "primitive_operations", "reduction",
@@ -105,7 +105,7 @@ def _preprocess(group: str, c_in: int, channels: int, needs_reduce: bool, detail
     def build() -> nn.Module:
         if needs_reduce:
             return ops.FactorizedReduce(c_in, channels)
-        return nn.Sequential(nn.ReLU(inplace=False), *ops.conv_bn(c_in, channels, 1, 1))
+        return ReLUConvBN(c_in, channels, 1)
 
     return build() if affine else SearchOp(build, channels)
 
