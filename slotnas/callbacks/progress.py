@@ -24,8 +24,9 @@ class ProgressBar(Callback):
 
         one_shot = run.optimizer.kind == "gradient"
         total = getattr(run.estimator, "epochs", None) if one_shot else run.budget
-        done = len([t for t in run.trials() if t.state.finished])
-        for trial in run.trials():
+        trials = run.trials()
+        done = sum(1 for t in trials if t.state.finished)
+        for trial in trials:
             self._consider(run, trial)
         self.bar = tqdm(total=total, initial=min(done, total or done), desc="supernet" if one_shot else "search",
                         unit="epoch" if one_shot else "arch", dynamic_ncols=True)
