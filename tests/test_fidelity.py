@@ -135,3 +135,13 @@ def test_hyperband_finds_the_best_with_less_fidelity_than_random_search(tmp_path
     best_arch = {"cells.0": "IDT", "cells.1": "IDT"}
     assert hyperband.best_arch == best_arch == random.best_arch  # all 9 architectures were tried by both
     assert spent(random) == 9 * 9 and spent(hyperband) == 9 * 1 + 3 * 2 + 1 * 6  # 21: bracket 9@1, 3@3, 1@9
+
+
+def test_bad_scheduler_options_stop_before_any_run_folder(tmp_path):
+    for options, message in (({"eta": 1}, r"^scheduler.eta: expected an integer >= 2, got 1$"),
+                             ({"min_fidelity": 50}, r"^scheduler.min_fidelity: expected 1 <= min_fidelity <= "
+                                                    r"max_fidelity \(4\), got 50$")):
+        cfg = tiny_config(tmp_path, **{**SCHEDULED, "scheduler": {"type": "ASHA", **options}})
+        with pytest.raises(SlotnasError, match=message):
+            run_search(cfg)
+    assert not list(tmp_path.iterdir())

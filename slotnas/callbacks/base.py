@@ -74,7 +74,10 @@ def load_callback(spec: Any, key: str = "run.callbacks") -> Callback:
     """A Callback from ``module:attr`` (a Callback subclass, instance or zero-argument factory)."""
     obj = resolve_callback(spec, key)
     if not isinstance(obj, Callback):
-        obj = obj()
+        try:
+            obj = obj()
+        except TypeError as exc:  # a factory that needs arguments
+            raise SlotnasError(f"{key}: {spec!r} cannot be called without arguments ({exc})") from None
     if not isinstance(obj, Callback):
         raise SlotnasError(f"{key}: {spec!r} made a {type(obj).__name__}, not a slotnas.Callback")
     return obj

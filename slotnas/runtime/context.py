@@ -11,6 +11,7 @@ from ..data import DataBundle
 from ..estim.base import Estimator
 from ..optim.base import Optimizer
 from ..params import ParamSpace
+from ..schedulers import Scheduler
 from ..store import TrialStore
 from ..trials import Arch, Metrics, Trial
 
@@ -30,6 +31,7 @@ class Run:
     budget: int
     workers: int = 1
     resumed: bool = False
+    scheduler: Optional[Scheduler] = None  # multi-fidelity runs: which trial runs next, at what fidelity
 
     @property
     def trial_kind(self) -> str:

@@ -87,12 +87,13 @@ def run_search(cfg: Dict[str, Any], callbacks: Sequence[Callback] = ()) -> Searc
     user = [load_callback(c) for c in run_cfg["callbacks"]] + list(callbacks)
     parts = build(cfg)
     optimizer = build_optimizer(cfg, parts.space)
+    scheduler = build_scheduler(cfg["scheduler"], parts.estimator.max_fidelity) if "scheduler" in cfg else None
     run_dir = run_cfg["resume"] if resumed else make_run_dir(run_cfg["out"])
     if resumed:
         remove_stale_temps(run_dir)
     write_yaml(os.path.join(run_dir, "config.yaml"), {**cfg, "run": {**run_cfg, "resume": None}})
     run = Run(cfg, run_dir, TrialStore(run_dir), optimizer, parts.estimator, parts.model, parts.space, parts.data,
-              budget=run_cfg["budget"], resumed=resumed)
+              budget=run_cfg["budget"], resumed=resumed, scheduler=scheduler)
     builtin: List[Callback] = [ProgressBar()] if run_cfg["progress"] else []
     hooks = CallbackList(builtin + [ParetoReport(), AlphasPlot(), WinnerExport()] + user)
     try:
@@ -123,11 +124,10 @@ def _discrete(run: Run, hooks: Callback) -> None:
     local = TrialWorker(run.config, None, 0, 0, "main", estimator=run.estimator, checkpoints=checkpoints)
     executor = make_executor(run.config["run"], run.config, workers, threads, local, shared)
     try:
-        if "scheduler" in run.config:
+        if run.scheduler is not None:
             objectives = run.config.get("objectives") or [{"metric": run.optimizer.objective,
                                                            "mode": run.optimizer.mode}]
-            scheduler = build_scheduler(run.config["scheduler"], run.estimator.max_fidelity)
-            drive_rungs(run, executor, propose, hooks, scheduler, objectives, checkpoints,  # type: ignore[arg-type]
+            drive_rungs(run, executor, propose, hooks, run.scheduler, objectives, checkpoints,  # type: ignore[arg-type]
                         run.config["run"]["keep_checkpoints"])
         else:
             drive(run, executor, propose, hooks, requeue)
@@ -138,7 +138,7 @@ def _discrete(run: Run, hooks: Callback) -> None:
 
 def _checkpoints(run: Run) -> Optional[str]:
     """The folder of the trials' training states between rungs (multi-fidelity runs only)."""
-    if "scheduler" not in run.config:
+    if run.scheduler is None:
         return None
     if run.resumed and len(run.store):
         raise SlotnasError(f"run.resume: {run.run_dir} is a multi-fidelity run (scheduler "
