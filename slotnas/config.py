@@ -256,15 +256,18 @@ def validate(raw: Mapping[str, Any]) -> Dict[str, Any]:
         from .pareto import check_objectives
 
         cfg["objectives"] = check_objectives(cfg["objectives"])
-    cfg["run"] = _validate_run(cfg.get("run", {}))
+    raw_run = cfg.get("run", {})
+    cfg["run"] = _validate_run(raw_run)
     _check_pairing(cfg, registries)
     if "scheduler" in cfg:
-        cfg["scheduler"] = _validate_scheduler(cfg, registries)
+        budget_given = isinstance(raw_run, dict) and "budget" in raw_run
+        cfg["scheduler"] = _validate_scheduler(cfg, registries, budget_given)
     return cfg
 
 
-def _validate_scheduler(cfg: Dict[str, Any], registries: Dict[str, Registry]) -> Dict[str, Any]:
-    """The scheduler's type and options, and that the estimator has a fidelity and the objectives fit."""
+def _validate_scheduler(cfg: Dict[str, Any], registries: Dict[str, Registry], budget_given: bool) -> Dict[str, Any]:
+    """The scheduler's type and options, and that the estimator has a fidelity and the objectives and the
+    optimizer fit. A ``fidelity_budget`` without ``run.budget`` lifts the default cap on architectures."""
     from .estim.base import Estimator
     from .schedulers import SCHEDULERS
 
@@ -276,6 +279,15 @@ def _validate_scheduler(cfg: Dict[str, Any], registries: Dict[str, Registry]) ->
     if getattr(SCHEDULERS.get(spec["type"]), "multi_objective", False) and len(cfg.get("objectives") or []) < 2:
         raise SlotnasError(f"scheduler.type: {spec['type']} ranks rungs by two or more objectives; give objectives, "
                            "e.g. [{metric: val_acc, mode: max}, {metric: latency_ms, mode: min}]")
+    optim = registries["optim"]
+    if getattr(SCHEDULERS.get(spec["type"]), "model_based", False) and \
+            not getattr(optim.get(cfg["optim"]["type"]), "model_based", False):
+        allowed = [n for n in optim.names() if getattr(optim.get(n), "model_based", False)]
+        raise SlotnasError(f"optim.type: {cfg['optim']['type']} fits no model, scheduler {spec['type']} proposes "
+                           f"from one; allowed: {', '.join(allowed)}")
+    epochs = spec.get("fidelity_budget")
+    if isinstance(epochs, int) and not isinstance(epochs, bool) and epochs > 0 and not budget_given:
+        cfg["run"]["budget"] = epochs // spec.get("min_fidelity", 1) or 1  # as many as the epochs can start
     return spec
 
 

@@ -5,6 +5,8 @@ A scheduler sees only trial indices, rungs and cost vectors (objectives to minim
 
 1. ``next_job()`` -> ``Job(index=None, fidelity=r)`` (start a new architecture at rung r),
    ``Job(index=i, fidelity=r)`` (continue trial i to rung r), or None (nothing to run now).
+   Subclasses implement ``_next_job``; the base stops giving jobs once ``fidelity_budget`` units
+   (e.g. epochs: a new trial costs its rung, a promotion the rungs' difference) have been handed out.
 2. ``on_result(index, fidelity, costs)`` when a job ends (``costs`` None for a failed trial).
 3. ``done`` tells whether the scheduler will never give another job.
 
@@ -64,10 +66,16 @@ def ranked(results: Sequence[Tuple[int, Costs]]) -> List[int]:
 class Scheduler:
     """Base: rungs, the results reported at each rung, and which trials were promoted from it."""
 
-    def __init__(self, max_fidelity: Optional[int] = None, min_fidelity: int = 1, eta: int = 3) -> None:
+    def __init__(self, max_fidelity: Optional[int] = None, min_fidelity: int = 1, eta: int = 3,
+                 fidelity_budget: Optional[int] = None) -> None:
         if not isinstance(max_fidelity, int) or max_fidelity < 1:
             raise SlotnasError(f"scheduler.max_fidelity: expected an integer >= 1 (default: the estimator's epochs), "
                                f"got {max_fidelity!r}")
+        if fidelity_budget is not None and (not isinstance(fidelity_budget, int) or fidelity_budget < 1):
+            raise SlotnasError(f"scheduler.fidelity_budget: expected an integer >= 1 (total epochs), "
+                               f"got {fidelity_budget!r}")
+        self.fidelity_budget = math.inf if fidelity_budget is None else fidelity_budget
+        self.spent = 0  # fidelity units handed out in jobs
         self.eta, self.max_fidelity = eta, max_fidelity
         self.rungs = rungs(min_fidelity, max_fidelity, eta)
         self.results: Dict[int, List[Tuple[int, Costs]]] = {r: [] for r in self.rungs}
@@ -75,7 +83,10 @@ class Scheduler:
         self.new_allowed = math.inf  # how many new architectures may still start (set by the runtime)
 
     def next_job(self) -> Optional[Job]:
-        """The next job, or None when nothing can run now."""
+        """The next job, or None when nothing can run now (or the fidelity budget is spent)."""
+        return None if self.spent >= self.fidelity_budget else self._next_job()
+
+    def _next_job(self) -> Optional[Job]:
         raise NotImplementedError
 
     def on_result(self, index: int, fidelity: int, costs: Costs) -> None:
@@ -85,7 +96,7 @@ class Scheduler:
     @property
     def done(self) -> bool:
         """True when no job will ever come (no new trials allowed and nothing left to promote)."""
-        return self.new_allowed <= 0 and self.next_promotion() is None
+        return self.spent >= self.fidelity_budget or (self.new_allowed <= 0 and self.next_promotion() is None)
 
     def top(self, rung: int, count: int) -> List[int]:
         """The ``count`` best trials at ``rung`` that did not fail."""
@@ -105,11 +116,13 @@ class Scheduler:
         """Record that ``job`` continues its trial from the rung below."""
         below = self.rungs[self.rungs.index(job.fidelity) - 1]
         self.promoted[below].add(job.index)  # type: ignore[arg-type]
+        self.spent += job.fidelity - below
         return job
 
     def start(self, fidelity: int) -> Job:
         """A new architecture at ``fidelity``."""
         self.new_allowed -= 1
+        self.spent += fidelity
         return Job(None, fidelity)
 
 
@@ -119,7 +132,7 @@ class ASHA(Scheduler):
     1/eta, else start a new architecture at the lowest rung. With several objectives (MOASHA) the rung
     is ranked by non-dominated sorting and crowding distance."""
 
-    def next_job(self) -> Optional[Job]:
+    def _next_job(self) -> Optional[Job]:
         job = self.next_promotion()
         if job is not None:
             return self.promote(job)
@@ -151,8 +164,8 @@ class SuccessiveHalving(Scheduler):
     the top floor(n_k / eta) go up one rung; brackets repeat while new architectures are allowed."""
 
     def __init__(self, max_fidelity: Optional[int] = None, min_fidelity: int = 1, eta: int = 3,
-                 n: Optional[int] = None) -> None:
-        super().__init__(max_fidelity, min_fidelity, eta)
+                 n: Optional[int] = None, fidelity_budget: Optional[int] = None) -> None:
+        super().__init__(max_fidelity, min_fidelity, eta, fidelity_budget)
         self.cycle = [(n or eta ** (len(self.rungs) - 1), 0)]  # (architectures, index of the first rung)
         self._pending: List[Tuple[int, int]] = []
         self._bracket: Optional[_Bracket] = None
@@ -167,7 +180,7 @@ class SuccessiveHalving(Scheduler):
             n //= self.eta
         return plan
 
-    def next_job(self) -> Optional[Job]:
+    def _next_job(self) -> Optional[Job]:
         while True:
             if self._bracket is None:
                 if self.new_allowed <= 0:
@@ -203,7 +216,7 @@ class SuccessiveHalving(Scheduler):
 
     @property
     def done(self) -> bool:
-        return self._bracket is None and self.new_allowed <= 0
+        return self.spent >= self.fidelity_budget or (self._bracket is None and self.new_allowed <= 0)
 
 
 @SCHEDULERS.register("Hyperband")
@@ -212,11 +225,36 @@ class Hyperband(SuccessiveHalving):
     starting ceil((s_max + 1) / (s + 1) * eta^s) architectures at rung s_max - s; the cycle repeats."""
 
     def __init__(self, max_fidelity: Optional[int] = None, min_fidelity: int = 1, eta: int = 3,
-                 brackets: Optional[int] = None) -> None:
-        super().__init__(max_fidelity, min_fidelity, eta)
+                 brackets: Optional[int] = None, fidelity_budget: Optional[int] = None) -> None:
+        super().__init__(max_fidelity, min_fidelity, eta, fidelity_budget=fidelity_budget)
         s_max = len(self.rungs) - 1
         count = s_max + 1 if brackets is None else brackets
         if not 1 <= count <= s_max + 1:
             raise SlotnasError(f"scheduler.brackets: expected 1..{s_max + 1} for these rungs, got {count}")
         self.cycle = [(math.ceil((s_max + 1) / (s + 1) * eta ** s), s_max - s)
                       for s in range(s_max, s_max - count, -1)]
+
+
+@SCHEDULERS.register("BOHB")
+class BOHB(Hyperband):
+    """Model-based Hyperband (Falkner et al. 2018): Hyperband's brackets, new architectures from a
+    model-based optimizer (SkoptBO, XGBoostSMBO or TPE) fitted on the highest rung that holds at least
+    ``min_points`` results (default: parameters + 1); until one does, the optimizer's random start."""
+
+    model_based = True
+
+    def __init__(self, max_fidelity: Optional[int] = None, min_fidelity: int = 1, eta: int = 3,
+                 brackets: Optional[int] = None, min_points: Optional[int] = None,
+                 fidelity_budget: Optional[int] = None) -> None:
+        super().__init__(max_fidelity, min_fidelity, eta, brackets, fidelity_budget)
+        if min_points is not None and (not isinstance(min_points, int) or min_points < 1):
+            raise SlotnasError(f"scheduler.min_points: expected an integer >= 1, got {min_points!r}")
+        self.min_points = min_points
+
+    def model_rung(self, default_points: int) -> Optional[int]:
+        """The highest rung with ``min_points`` (else ``default_points``) successful results, or None."""
+        need = self.min_points or default_points
+        for rung in reversed(self.rungs):
+            if sum(c is not None for _, c in self.results[rung]) >= need:
+                return rung
+        return None

@@ -145,3 +145,30 @@ def test_bad_scheduler_options_stop_before_any_run_folder(tmp_path):
         with pytest.raises(SlotnasError, match=message):
             run_search(cfg)
     assert not list(tmp_path.iterdir())
+
+
+def test_bohb_fits_its_optimizer_on_the_highest_rung_with_enough_results(tmp_path):
+    from slotnas.callbacks import Callback
+    from slotnas.runtime.rungs import rung_trials
+
+    from . import runtime_helpers  # noqa: F401  (registers TestCurveEstim)
+
+    class Keep(Callback):
+        def on_search_end(self, run, result):
+            self.run = run
+
+    base = dict(construct=[{"type": "mixed_op", "mixed": "index", "candidates": ["NC3", "SC3", "IDT"]}],
+                estim={"type": "TestCurveEstim", "epochs": 4}, metrics=[],
+                scheduler={"type": "BOHB", "eta": 2, "min_points": 2})
+    with pytest.raises(SlotnasError, match=r"^optim.type: RandomSearch fits no model, scheduler BOHB proposes "
+                                           r"from one; allowed: SkoptBO, XGBoostSMBO, TPE$"):
+        tiny_config(tmp_path, **base)
+    keep = Keep()
+    result = run_search(tiny_config(tmp_path, **base, optim={"type": "TPE", "n_initial": 2}, run={"budget": 9}),
+                        callbacks=[keep])
+    assert result.best_arch == {"cells.0": "IDT", "cells.1": "IDT"}  # all 9 tried; the best went to 4 epochs
+    store, scheduler = keep.run.store, keep.run.scheduler
+    rung = scheduler.model_rung(2)
+    assert rung == 4  # two results at the top rung by the end
+    model_data = [arch for arch, _ in keep.run.optimizer._data]
+    assert model_data == [t.arch for t in rung_trials(store, rung)] and len(model_data) >= 2

@@ -8,9 +8,9 @@ from slotnas.trials import Trial
 
 from .helpers import drive
 
-ALL = ["RandomSearch", "GridSearch", "Evolution", "RegularizedEvolution", "SkoptBO", "XGBoostSMBO"]
+ALL = ["RandomSearch", "GridSearch", "Evolution", "RegularizedEvolution", "SkoptBO", "XGBoostSMBO", "TPE"]
 SMALL = {"Evolution": {"population": 8}, "RegularizedEvolution": {"population": 10, "sample_size": 3},
-         "SkoptBO": {"n_initial": 5, "n_points": 300}, "XGBoostSMBO": {"n_initial": 5, "n_estimators": 30}}
+         "SkoptBO": {"n_initial": 5, "n_points": 300}, "XGBoostSMBO": {"n_initial": 5, "n_estimators": 30}, "TPE": {"n_initial": 5}}
 
 
 def letters_space(n: int = 8, k: int = 5) -> ParamSpace:
@@ -57,7 +57,7 @@ def median_best(opt_name: str, n: int) -> float:
                              for _, opt, trials in [run(opt_name, seed, n=n)])
 
 
-@pytest.mark.parametrize("name", ["RegularizedEvolution", "SkoptBO", "XGBoostSMBO"])
+@pytest.mark.parametrize("name", ["RegularizedEvolution", "SkoptBO", "XGBoostSMBO", "TPE"])
 def test_beats_random_search_on_a_known_optimum(name):
     assert median_best(name, 30) > median_best("RandomSearch", 30)
 
@@ -116,3 +116,41 @@ def test_generational_population_minimum(name, smallest):
     with pytest.raises(SlotnasError, match=rf"optim.population: must be >= {smallest}, got {smallest - 1}"):
         OPTIMIZERS.get(name)(letters_space(), population=smallest - 1)
     assert OPTIMIZERS.get(name)(letters_space(), population=smallest).population_size == smallest
+
+
+def test_tpe_on_a_mixed_space_finds_the_numeric_optimum_region():
+    space = ParamSpace()
+    space.add(Categorical(list("abc"), name="op"))
+    space.add(Numeric(1e-4, 1.0, log=True, name="lr"))
+    space.add(Numeric(1, 64, integer=True, name="width"))
+
+    def score(arch):  # best at op c, lr 1e-2, width 48
+        import math
+        return (arch["op"] == "c") - abs(math.log10(arch["lr"]) + 2) - abs(arch["width"] - 48) / 16
+
+    def best_of(name, seed):
+        opt = OPTIMIZERS.get(name)(space, seed=seed, **SMALL.get(name, {}))
+        trials = drive(opt, lambda arch: {"val_acc": score(arch)}, 40)
+        assert all(isinstance(t.arch["width"], int) and 1e-4 <= t.arch["lr"] <= 1.0 for t in trials)
+        return opt.best(trials).metrics["val_acc"]
+
+    assert statistics.median(best_of("TPE", s) for s in range(5)) > \
+        statistics.median(best_of("RandomSearch", s) for s in range(5))
+
+
+@pytest.mark.parametrize("name", ["SkoptBO", "XGBoostSMBO", "TPE"])
+def test_refit_replaces_the_models_data_and_keeps_what_was_seen(name):
+    _, opt, trials = run(name, seed=0, n=12)
+    assert opt.model_based
+    opt.refit(trials[:3])
+    data = getattr(opt, "_data", None)
+    if data is not None:
+        assert [d[-1] if isinstance(d[-1], dict) else d[0] for d in data] == [t.arch for t in trials[:3]]
+    seen = {arch_key(t.arch) for t in trials}
+    assert all(arch_key(opt.ask()) not in seen for _ in range(5))
+
+
+def test_refit_on_an_optimizer_without_a_model_is_a_one_line_error():
+    _, opt, trials = run("RandomSearch", seed=0, n=3)
+    with pytest.raises(SlotnasError, match="optim RandomSearch fits no model to results; allowed for BOHB"):
+        opt.refit(trials)

@@ -4,7 +4,7 @@ from collections import Counter
 import pytest
 
 from slotnas.errors import SlotnasError
-from slotnas.schedulers import ASHA, Hyperband, Job, SuccessiveHalving, ranked, rungs
+from slotnas.schedulers import ASHA, BOHB, Hyperband, Job, SuccessiveHalving, ranked, rungs
 
 
 def simulate(scheduler, cost, new):
@@ -77,3 +77,32 @@ def test_moasha_ranks_by_non_dominated_sorting():
     for index, costs in results:
         asha.on_result(index, 1, costs)
     assert asha.next_job() in (Job(0, 3), Job(1, 3))  # 6 results: the top 2 are the first front's extremes
+
+
+def test_fidelity_budget_counts_new_rungs_and_promotion_increments():
+    costs = {0: 5, 1: 3, 2: 8, 3: 1, 4: 6, 5: 2}
+    scheduler = ASHA(4, 1, 2, fidelity_budget=6)
+    jobs = simulate(scheduler, by_index(costs), new=6)  # ASHA's own order (see above), cut at 6 epochs:
+    assert jobs == [(0, 1), (1, 1), (1, 2), (2, 1), (3, 1), (3, 2)]  # 1 + 1 + (2-1) + 1 + 1 + (2-1)
+    assert scheduler.spent == 6
+    hyperband = Hyperband(9, 1, 3, fidelity_budget=20)
+    jobs = simulate(hyperband, by_index([(5 * i) % 13 for i in range(40)]), new=40)
+    # the first bracket is 9@1, 3@3, 1@9: after 9 + 3*2 = 15 < 20 epochs the last job starts and ends at 21
+    assert per_rung(jobs) == {1: 9, 3: 3, 9: 1} and hyperband.spent == 21
+
+
+def test_bohb_model_rung_is_the_highest_with_enough_successful_results():
+    bohb = BOHB(9, 1, 3)
+    assert bohb.model_rung(3) is None
+    for i in range(4):
+        bohb.on_result(i, 1, (float(i),))
+    bohb.on_result(4, 3, (1.0,))
+    bohb.on_result(5, 3, None)  # failed: not a point to fit
+    bohb.on_result(6, 3, (2.0,))
+    assert bohb.model_rung(3) == 1 and bohb.model_rung(2) == 3 and bohb.model_rung(5) is None
+    fixed = BOHB(9, 1, 3, min_points=4)
+    for i in range(4):
+        fixed.on_result(i, 1, (float(i),))
+    assert fixed.model_rung(99) == 1  # min_points wins over the default
+    with pytest.raises(SlotnasError, match="scheduler.min_points: expected an integer >= 1"):
+        BOHB(9, 1, 3, min_points=0)

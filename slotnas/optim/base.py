@@ -37,7 +37,10 @@ class Optimizer:
        architecture counts as seen (never proposed again) even before it is told.
     4. ``tell(trial)`` once per finished trial (COMPLETE, FAILED or PRUNED) in the order they finished.
        Repeat 2-4. A resumed run replays the journal's asks and tells in their original order, so a
-       deterministic optimizer continues exactly where it stopped.
+       deterministic optimizer continues exactly where it stopped. Under a multi-fidelity scheduler
+       a trial is told once, with its first rung's result.
+    5. Model-based optimizers (``model_based = True``) also take ``refit(trials)``: the BOHB
+       scheduler replaces their model's data by the results of one rung (the highest with enough).
 
     Call order for ``kind = "gradient"`` (:class:`~slotnas.optim.gradient.GradientOptimizer`;
     driven by a one-shot estimator): ``prepare(ops)``; per epoch ``on_epoch(epoch, epochs)``, per batch
@@ -87,6 +90,8 @@ class Optimizer:
 class DiscreteOptimizer(Optimizer):
     """Base of discrete optimizers: ask/tell with de-duplication; subclasses implement ``propose``."""
 
+    model_based = False  # fits a model to results (then it implements reset_model, so refit works)
+
     def __init__(self, space: ParamSpace, **kwargs: Any) -> None:
         super().__init__(space, **kwargs)
         self.params: List[Param] = space.discrete()
@@ -114,6 +119,12 @@ class DiscreteOptimizer(Optimizer):
         self._in_flight.discard(key)
         self.observe(trial)
 
+    def refit(self, trials: Sequence[Trial]) -> None:
+        """Fit the model to ``trials`` only (forgetting earlier results); what was seen stays seen."""
+        self.reset_model()
+        for trial in trials:
+            self.observe(trial)
+
     def claim(self, arch: Arch) -> None:
         """Count an architecture it did not ask for as in flight (an enqueued or replayed trial)."""
         key = arch_key(arch)
@@ -127,6 +138,11 @@ class DiscreteOptimizer(Optimizer):
         self._in_flight.discard(key)
 
     # -- for subclasses -------------------------------------------------------------------------
+    def reset_model(self) -> None:
+        """Forget the results the model was fitted on (model-based optimizers)."""
+        raise SlotnasError(f"optim {type(self).__name__} fits no model to results; allowed for BOHB: "
+                           "SkoptBO, XGBoostSMBO, TPE")
+
     def propose(self) -> Optional[Arch]:
         """One candidate architecture (may be a duplicate; the base class filters)."""
         raise NotImplementedError

@@ -20,6 +20,8 @@ class SkoptBO(DiscreteOptimizer):
     second (the ARD default takes ~10 s here). Results are buffered and fitted once per ``next``.
     """
 
+    model_based = True
+
     def __init__(self, space: ParamSpace, n_initial: int = 10, acq_func: str = "EI", n_points: int = 1000,
                  xi: float = 0.01, **kwargs: Any) -> None:
         super().__init__(space, **kwargs)
@@ -40,12 +42,16 @@ class SkoptBO(DiscreteOptimizer):
                 dims.append(cls(p.low, p.high, prior="log-uniform" if p.log else "uniform", name=p.name))
         kernel = ConstantKernel(1.0, (1e-2, 1e3)) * Matern(length_scale=1.0, length_scale_bounds=(1e-2, 1e2), nu=2.5)
         gp = GaussianProcessRegressor(kernel=kernel, normalize_y=True, noise="gaussian", n_restarts_optimizer=0)
-        self._opt = skopt.Optimizer(
-            dims, base_estimator=gp, acq_func=acq_func, n_initial_points=n_initial, random_state=self.seed,
-            acq_optimizer="sampling", acq_optimizer_kwargs={"n_points": n_points}, acq_func_kwargs={"xi": xi},
-        )
+        options = dict(base_estimator=gp, acq_func=acq_func, n_initial_points=n_initial, acq_optimizer="sampling",
+                       acq_optimizer_kwargs={"n_points": n_points}, acq_func_kwargs={"xi": xi})
+        self._new_model = lambda seed: skopt.Optimizer(dims, random_state=seed, **options)
+        self._opt = self._new_model(self.seed)
         self._buffer_x: List[List[Any]] = []
         self._buffer_y: List[float] = []
+
+    def reset_model(self) -> None:
+        self._opt = self._new_model(self.rng.randrange(2 ** 31))  # a new seed: its random points differ
+        self._buffer_x, self._buffer_y = [], []
 
     def _to_point(self, arch: Arch) -> List[Any]:
         return [p.index(arch[p.name]) if isinstance(p, Categorical) else arch[p.name] for p in self.params]

@@ -20,6 +20,8 @@ class XGBoostSMBO(DiscreteOptimizer):
     ``annealing`` walks from the best evaluated one by simulated annealing on the prediction.
     """
 
+    model_based = True
+
     def __init__(self, space: ParamSpace, n_initial: int = 10, n_candidates: int = 500,
                  acquisition: str = "random", explore: float = 0.1, n_estimators: int = 100,
                  max_depth: int = 4, learning_rate: float = 0.1, **kwargs: Any) -> None:
@@ -38,6 +40,9 @@ class XGBoostSMBO(DiscreteOptimizer):
         score = self.trial_score(trial)
         if score > -math.inf:
             self._data.append((encode(self.params, trial.arch), score, dict(trial.arch)))
+
+    def reset_model(self) -> None:
+        self._data, self._fitted_on = [], 0
 
     def _fit(self) -> None:
         if self._fitted_on == len(self._data):

@@ -14,6 +14,7 @@ from .loop import Propose
 
 if TYPE_CHECKING:
     from ..callbacks import Callback
+    from ..store import TrialStore
     from .context import Run
 
 
@@ -24,7 +25,8 @@ def drive_rungs(run: "Run", executor: Executor, propose: Propose, callbacks: "Ca
     A job's result goes to the scheduler (as a cost vector over ``objectives``); a trial that reached
     the maximum fidelity (or failed) is final, others stay paused at their rung (a RUNNING line with
     the rung's metrics). The optimizer is told each trial once, at its first rung, where every trial
-    has a result. The budget ``run.budget`` counts architectures.
+    has a result; under BOHB a model-based optimizer is refitted after every result on the results of
+    the scheduler's model rung. ``run.budget`` counts architectures, ``scheduler.fidelity_budget`` epochs.
     """
     store, optimizer = run.store, run.optimizer
     scheduler.new_allowed = run.budget - store.started()
@@ -56,6 +58,9 @@ def drive_rungs(run: "Run", executor: Executor, propose: Propose, callbacks: "Ca
             if trial.index not in told:
                 told.add(trial.index)
                 optimizer.tell(trial)
+            if getattr(scheduler, "model_based", False):  # BOHB: the model sees only its rung's results
+                rung = scheduler.model_rung(len(optimizer.params) + 1)  # type: ignore[attr-defined]
+                optimizer.refit(rung_trials(store, rung) if rung is not None else [])
             if final:
                 _drop(checkpoints, trial.index, keep_checkpoints)
                 callbacks.on_trial_complete(run, recorded)
@@ -68,6 +73,13 @@ def drive_rungs(run: "Run", executor: Executor, propose: Propose, callbacks: "Ca
 def paused(trials: List[Trial]) -> List[Trial]:
     """Trials that stopped at a rung (RUNNING with that rung's metrics)."""
     return [t for t in trials if t.state is TrialState.RUNNING and t.metrics]
+
+
+def rung_trials(store: "TrialStore", rung: int) -> List[Trial]:
+    """Each trial's successful result at ``rung`` as a COMPLETE trial (paused ones too), by index."""
+    latest = {t.index: replace(t, state=TrialState.COMPLETE) for t in store.events()
+              if t.kind == "search" and t.fidelity == rung and t.metrics and t.state is not TrialState.FAILED}
+    return [latest[i] for i in sorted(latest)]
 
 
 def _drop(folder: str, index: int, keep: bool) -> None:
