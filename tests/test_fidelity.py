@@ -172,3 +172,20 @@ def test_bohb_fits_its_optimizer_on_the_highest_rung_with_enough_results(tmp_pat
     assert rung == 4  # two results at the top rung by the end
     model_data = [arch for arch, _ in keep.run.optimizer._data]
     assert model_data == [t.arch for t in rung_trials(store, rung)] and len(model_data) >= 2
+
+
+def test_a_fidelity_budget_in_epochs_bounds_the_run(tmp_path):
+    from slotnas.config import validate
+
+    from .helpers import TINY
+
+    raw = {**TINY, **SCHEDULED, "scheduler": {"type": "ASHA", "eta": 2, "fidelity_budget": 7},
+           "run": {k: v for k, v in TINY["run"].items() if k != "budget"}}
+    raw["run"]["out"] = str(tmp_path)
+    cfg = validate(raw)
+    assert cfg["run"]["budget"] == 7  # no run.budget: as many architectures as 7 epochs can start
+    result = run_search(cfg)
+    store = TrialStore(result.run_dir)
+    spent = sum(max(store.rung_results(t.index)) for t in result.trials)  # continued trials: their top rung
+    assert 7 <= spent <= 7 + 2  # jobs start while less than 7 epochs are handed out; the last may overshoot
+    assert {t.state for t in result.trials} <= {TrialState.COMPLETE, TrialState.PRUNED}
