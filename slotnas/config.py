@@ -272,15 +272,17 @@ def _validate_scheduler(cfg: Dict[str, Any], registries: Dict[str, Registry], bu
     from .schedulers import SCHEDULERS
 
     spec = _component("scheduler", cfg["scheduler"], SCHEDULERS)
-    estim = registries["estim"].get(cfg["estim"]["type"])
-    if getattr(estim, "estimate_at", None) is Estimator.estimate_at:
-        raise SlotnasError(f"scheduler: estim {cfg['estim']['type']} has no fidelity; multi-fidelity schedulers "
-                           "need e.g. SubNetEstim (epochs)")
-    if getattr(SCHEDULERS.get(spec["type"]), "multi_objective", False) and len(cfg.get("objectives") or []) < 2:
+    estim, scheduler = registries["estim"].get(cfg["estim"]["type"]), SCHEDULERS.get(spec["type"])
+    stopping = isinstance(estim, type) and issubclass(estim, Estimator) and not estim.resumable()
+    if stopping and not (getattr(scheduler, "stopping_capable", False) and "max_fidelity" in spec):
+        raise SlotnasError(f"scheduler: estim {cfg['estim']['type']} has no resumable fidelity; multi-fidelity "
+                           "schedulers need e.g. SubNetEstim (epochs), or an estimator that reports per epoch "
+                           "(Estimator.report) with scheduler type ASHA or MOASHA and scheduler.max_fidelity")
+    if getattr(scheduler, "multi_objective", False) and len(cfg.get("objectives") or []) < 2:
         raise SlotnasError(f"scheduler.type: {spec['type']} ranks rungs by two or more objectives; give objectives, "
                            "e.g. [{metric: val_acc, mode: max}, {metric: latency_ms, mode: min}]")
     optim = registries["optim"]
-    if getattr(SCHEDULERS.get(spec["type"]), "model_based", False) and \
+    if getattr(scheduler, "model_based", False) and \
             not getattr(optim.get(cfg["optim"]["type"]), "model_based", False):
         allowed = [n for n in optim.names() if getattr(optim.get(n), "model_based", False)]
         raise SlotnasError(f"optim.type: {cfg['optim']['type']} fits no model, scheduler {spec['type']} proposes "

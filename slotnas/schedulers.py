@@ -15,10 +15,11 @@ Rungs are ``min_fidelity * eta**k`` up to ``max_fidelity`` (which is always the 
 from __future__ import annotations
 
 import math
-from typing import Dict, List, NamedTuple, Optional, Sequence, Set, Tuple
+from dataclasses import dataclass
+from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Set, Tuple
 
 from .errors import SlotnasError
-from .pareto import crowding_distance, non_dominated_sort
+from .pareto import costs, crowding_distance, non_dominated_sort
 from .registry import Registry
 
 SCHEDULERS = Registry("scheduler")
@@ -63,6 +64,28 @@ def ranked(results: Sequence[Tuple[int, Costs]]) -> List[int]:
     return order + failed
 
 
+@dataclass(frozen=True)
+class StopRule:
+    """ASHA's stopping rule as a snapshot a worker can take along: a trial that reports at a rung below
+    the last stops unless it is in the top ceil(k / eta) of the k results known there (its own included).
+    Ranked like the rungs: by cost, or by non-dominated sorting for several objectives."""
+
+    rungs: Tuple[int, ...]
+    eta: int
+    objectives: Tuple[Dict[str, str], ...]
+    results: Dict[int, Tuple[Costs, ...]]
+
+    def stops(self, step: int, metrics: Dict[str, Any]) -> bool:
+        """Whether a trial that reported ``metrics`` at ``step`` should stop there."""
+        if step not in self.results:
+            return False  # not a rung, or the last one
+        mine = costs(metrics, self.objectives)
+        if mine is None:
+            return True  # a missing or non-finite objective (e.g. a NaN loss): nothing to continue for
+        order = ranked([(i, c) for i, c in enumerate(self.results[step])] + [(-1, mine)])
+        return -1 not in order[: math.ceil(len(order) / self.eta)]
+
+
 class Scheduler:
     """Base: rungs, the results reported at each rung, and which trials were promoted from it."""
 
@@ -81,6 +104,7 @@ class Scheduler:
         self.results: Dict[int, List[Tuple[int, Costs]]] = {r: [] for r in self.rungs}
         self.promoted: Dict[int, Set[int]] = {r: set() for r in self.rungs}
         self.new_allowed = math.inf  # how many new architectures may still start (set by the runtime)
+        self.stopping = False  # set by the runtime for estimators that report per step instead of resuming
 
     def next_job(self) -> Optional[Job]:
         """The next job, or None when nothing can run now (or the fidelity budget is spent)."""
@@ -103,8 +127,15 @@ class Scheduler:
         ok = {i for i, c in self.results[rung] if c is not None}
         return [i for i in ranked(self.results[rung]) if i in ok][:count]
 
+    def stop_rule(self, objectives: Sequence[Dict[str, str]]) -> StopRule:
+        """The stopping rule with the results known now (stopping mode: trials run on unless it stops them)."""
+        return StopRule(tuple(self.rungs), self.eta, tuple(objectives),
+                        {r: tuple(c for _, c in self.results[r]) for r in self.rungs[:-1]})
+
     def next_promotion(self) -> Optional[Job]:
         """ASHA's rule, highest rung first: a trial in the top 1/eta of its rung not promoted yet."""
+        if self.stopping:
+            return None  # trials go on by themselves unless the stop rule ends them
         for k in range(len(self.rungs) - 2, -1, -1):
             rung = self.rungs[k]
             for index in self.top(rung, len(self.results[rung]) // self.eta):
@@ -130,13 +161,17 @@ class Scheduler:
 class ASHA(Scheduler):
     """Asynchronous successive halving (Li et al. 2020): promote whenever a trial is in its rung's top
     1/eta, else start a new architecture at the lowest rung. With several objectives (MOASHA) the rung
-    is ranked by non-dominated sorting and crowding distance."""
+    is ranked by non-dominated sorting and crowding distance. For estimators without a resumable
+    fidelity that report per epoch (``Estimator.report``) it runs in stopping mode: each trial runs
+    towards the maximum fidelity and stops at a rung where :class:`StopRule` says so."""
+
+    stopping_capable = True
 
     def _next_job(self) -> Optional[Job]:
         job = self.next_promotion()
         if job is not None:
             return self.promote(job)
-        return self.start(self.rungs[0]) if self.new_allowed > 0 else None
+        return self.start(self.rungs[-1 if self.stopping else 0]) if self.new_allowed > 0 else None
 
 
 class _Bracket:

@@ -47,7 +47,8 @@ class Trial:
     """One architecture's evaluation: what was asked, what came back, and where it stands.
 
     ``index`` is the trial's number in its run (0-based, in the order trials were started);
-    ``fidelity`` is the budget it was evaluated at (e.g. one-shot epoch, later multi-fidelity rungs).
+    ``fidelity`` is the budget it was evaluated at (e.g. one-shot epoch, multi-fidelity rung, or the step
+    at which an early-stopping rule pruned it); ``intermediate`` holds what it reported per step.
     """
 
     index: int
@@ -59,6 +60,7 @@ class Trial:
     worker: Optional[str] = None
     fidelity: Optional[float] = None
     kind: str = "search"
+    intermediate: Dict[int, Metrics] = field(default_factory=dict)  # metrics the estimator reported per step
 
     def finish(self, metrics: Metrics, seconds: Optional[float] = None, error: Optional[str] = None,
                state: Optional[TrialState] = None) -> "Trial":
@@ -79,6 +81,8 @@ class Trial:
         for key in ("error", "seconds", "worker", "fidelity"):
             if getattr(self, key) is not None:
                 record[key] = getattr(self, key)
+        if self.intermediate:
+            record["intermediate"] = plain(self.intermediate)
         return record
 
     @classmethod
@@ -92,6 +96,10 @@ class Trial:
         metrics = record.get("metrics", {})
         if not isinstance(metrics, dict):
             raise ValueError("metrics is not a mapping")
+        intermediate = record.get("intermediate", {})
+        if not isinstance(intermediate, dict):
+            raise ValueError("intermediate is not a mapping")
+        intermediate = {int(step): dict(values) for step, values in intermediate.items()}
         return cls(index=record["index"], arch=record["arch"], state=TrialState(record["state"]), metrics=metrics,
                    error=record.get("error"), seconds=record.get("seconds"), worker=record.get("worker"),
-                   fidelity=record.get("fidelity"), kind=kind)
+                   fidelity=record.get("fidelity"), kind=kind, intermediate=intermediate)

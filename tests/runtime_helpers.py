@@ -108,3 +108,31 @@ def _register_curve_estimator():
 
 
 CurveEstim = _register_curve_estimator()
+
+
+def _register_reporting_estimator():
+    from slotnas.estim import Estimator, register_estimator
+
+    @register_estimator("TestReportingEstim")
+    class ReportingEstim(Estimator):
+        """A user-written training loop (no checkpoints): the curve of TestCurveEstim, one report per epoch,
+        returning early when the run's stopping rule says so."""
+
+        parallel = True
+
+        def __init__(self, *args, epochs: int = 9, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.epochs = epochs
+
+        def estimate(self):
+            quality = sum(p.choices.index(p.value) + 1 for p in self.space.discrete())
+            for epoch in range(1, self.epochs + 1):
+                metrics = {"val_acc": quality * (1 - 0.5 ** epoch), "epochs_trained": epoch}
+                if self.report(epoch, metrics):
+                    break
+            return metrics
+
+    return ReportingEstim
+
+
+ReportingEstim = _register_reporting_estimator()

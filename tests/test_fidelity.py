@@ -97,7 +97,8 @@ def test_keep_checkpoints_and_config_checks(tmp_path):
     result = run_search(cfg)
     kept = os.listdir(os.path.join(result.run_dir, "checkpoints"))
     assert sorted(kept) == sorted(f"trial-{t.index}.pt" for t in result.trials)
-    with pytest.raises(SlotnasError, match=r"^scheduler: estim SPOSEstim has no fidelity"):
+    with pytest.raises(SlotnasError, match=r"^scheduler: estim SPOSEstim has no resumable fidelity; .* "
+                                           r"with scheduler type ASHA or MOASHA and scheduler.max_fidelity$"):
         tiny_config(tmp_path, estim={"type": "SPOSEstim"}, scheduler={"type": "ASHA"})
     with pytest.raises(SlotnasError, match=r"^scheduler.type: MOASHA ranks rungs by two or more objectives"):
         tiny_config(tmp_path, **{**SCHEDULED, "scheduler": {"type": "MOASHA"}})
@@ -189,3 +190,37 @@ def test_a_fidelity_budget_in_epochs_bounds_the_run(tmp_path):
     spent = sum(max(store.rung_results(t.index)) for t in result.trials)  # continued trials: their top rung
     assert 7 <= spent <= 7 + 2  # jobs start while less than 7 epochs are handed out; the last may overshoot
     assert {t.state for t in result.trials} <= {TrialState.COMPLETE, TrialState.PRUNED}
+
+
+def test_a_user_training_loop_that_reports_is_stopped_by_asha(tmp_path):
+    """Stopping mode: each trial runs towards 9 epochs and stops at a rung (1, 3) unless it is in the
+    top third of the results known there when it started (one worker: every earlier trial)."""
+    from slotnas.schedulers import StopRule
+
+    from . import runtime_helpers  # noqa: F401  (registers TestReportingEstim)
+
+    base = dict(construct=[{"type": "mixed_op", "mixed": "index", "candidates": ["NC3", "SC3", "IDT"]}],
+                estim={"type": "TestReportingEstim", "epochs": 9}, metrics=[])
+    with pytest.raises(SlotnasError, match=r"^scheduler: estim TestReportingEstim has no resumable fidelity"):
+        tiny_config(tmp_path, **base, scheduler={"type": "Hyperband", "max_fidelity": 9})
+    cfg = tiny_config(tmp_path, **base, scheduler={"type": "ASHA", "eta": 3, "max_fidelity": 9},
+                      run={"budget": 9, "seed": 3})
+    result = run_search(cfg)
+    objectives = ({"metric": "val_acc", "mode": "max"},)
+    known = {1: [], 3: []}
+    for trial in result.trials:  # replay the rule in trial order
+        rule = StopRule((1, 3, 9), 3, objectives, {r: tuple(v) for r, v in known.items()})
+        expected = next((s for s in (1, 3) if rule.stops(s, trial.intermediate[s])), None)
+        if expected is None:
+            assert trial.state is TrialState.COMPLETE and trial.fidelity == 9 and len(trial.intermediate) == 9
+        else:
+            assert trial.state is TrialState.PRUNED and trial.fidelity == expected
+            assert trial.metrics["epochs_trained"] == expected and max(trial.intermediate) == expected
+        for step in (1, 3):
+            if step in trial.intermediate:
+                known[step].append(costs(trial.intermediate[step], objectives))
+    states = Counter(t.state for t in result.trials)
+    assert states[TrialState.PRUNED] >= 3 and result.best.state is TrialState.COMPLETE
+    assert sum(t.metrics["epochs_trained"] for t in result.trials) < 9 * 9
+    stored = TrialStore(result.run_dir).get(result.trials[0].index)
+    assert stored.intermediate == result.trials[0].intermediate  # the curve is in the journal

@@ -106,3 +106,18 @@ def test_bohb_model_rung_is_the_highest_with_enough_successful_results():
     assert fixed.model_rung(99) == 1  # min_points wins over the default
     with pytest.raises(SlotnasError, match="scheduler.min_points: expected an integer >= 1"):
         BOHB(9, 1, 3, min_points=0)
+
+
+def test_stop_rule_keeps_the_top_ceil_k_over_eta_of_a_rung():
+    from slotnas.schedulers import StopRule
+
+    acc = [{"metric": "val_acc", "mode": "max"}]
+    rule = StopRule((1, 3, 9), 3, tuple(acc), {1: ((-5.0,), (-3.0,), (-8.0,)), 3: ()})
+    assert rule.stops(1, {"val_acc": 4.0})  # 4 results: keep ceil(4/3) = 2 (8 and 5)
+    assert not rule.stops(1, {"val_acc": 6.0})  # second of 4
+    assert not rule.stops(3, {"val_acc": 0.1})  # the first result at rung 3 always continues
+    assert not rule.stops(2, {"val_acc": 0.1}) and not rule.stops(9, {"val_acc": 0.1})  # not a rung below the top
+    assert rule.stops(1, {"val_acc": float("nan")})  # nothing to continue for
+    asha = ASHA(9, 1, 3)
+    asha.on_result(0, 1, (-5.0,))
+    assert asha.stop_rule(acc) == StopRule((1, 3, 9), 3, tuple(acc), {1: ((-5.0,),), 3: ()})

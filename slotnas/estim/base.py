@@ -1,7 +1,7 @@
 """Estimator interface: metrics of the architecture the space currently encodes."""
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
 
 from torch import nn
 
@@ -11,6 +11,7 @@ from ..metrics.criterion import CriterionChain
 from ..params import ParamSpace
 from ..registry import Registry
 from ..trials import Arch, Metrics
+from .reporter import Reporter
 from .trainer import Trainer
 
 ESTIMATORS = Registry("estimator")
@@ -46,6 +47,12 @@ class Estimator:
         self.model, self.space, self.data, self.trainer = model, space, data, trainer
         self.metrics = list(metrics)
         self.criterion = criterion
+        self.reporter = Reporter()  # replaced per trial by the runtime
+
+    @classmethod
+    def resumable(cls) -> bool:
+        """Whether it implements :meth:`estimate_at` (promotion-type multi-fidelity with checkpoints)."""
+        return cls.estimate_at is not Estimator.estimate_at
 
     # -- for subclasses -------------------------------------------------------------------------
     def prepare(self) -> None:
@@ -74,6 +81,15 @@ class Estimator:
 
     def load_shared_state(self, state: Dict[str, Any]) -> None:
         """Take the main process's :meth:`shared_state` in a worker instead of running :meth:`prepare`."""
+
+    def report(self, step: int, metrics: Mapping[str, Any]) -> bool:
+        """Record intermediate ``metrics`` after ``step`` (e.g. an epoch) and return whether to stop now.
+
+        A custom training loop calls it once per epoch and, on True, returns its current metrics:
+        under ASHA or MOASHA the trial then ends PRUNED at that step, so bad architectures stop early.
+        """
+        self.reporter.report(step, metrics)
+        return self.reporter.should_stop()
 
     # -- evaluation -----------------------------------------------------------------------------
     def measure(self) -> Metrics:

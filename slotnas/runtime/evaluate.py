@@ -14,7 +14,9 @@ import torch
 from ..data import shuffle_generators
 from ..errors import ARCHITECTURE_FAILURES, SlotnasError
 from ..files import save_torch
-from ..trials import Trial
+from ..estim.reporter import Reporter
+from ..schedulers import StopRule
+from ..trials import Trial, TrialState
 
 def resolve_catch(names: Sequence[str], key: str = "run.catch") -> Tuple[Type[BaseException], ...]:
     """Exception classes from builtin names (``RuntimeError``) or ``module:attr``; one-line errors."""
@@ -57,18 +59,20 @@ def checkpoint_path(folder: str, index: int) -> str:
 
 
 def evaluate_trial(estim: Any, trial: Trial, run_seed: int, catch: Tuple[Type[BaseException], ...],
-                   worker: str, checkpoints: Optional[str] = None) -> Trial:
+                   worker: str, checkpoints: Optional[str] = None, rule: Optional[StopRule] = None) -> Trial:
     """Apply ``trial.arch`` to the space and estimate it; an exception in ``catch`` makes it FAILED
     (NotImplementedError, though a RuntimeError, is always a bug and stops the run).
 
     A trial with a fidelity (a scheduler's rung) is trained up to it, continuing its checkpoint in
     ``checkpoints`` if an earlier rung left one, and leaves the new state there. Errors while applying
     the architecture (a transform handler, an invalid value) and every SlotnasError propagate: they
-    are bugs or config errors, not properties of the architecture.
+    are bugs or config errors, not properties of the architecture. With a stopping ``rule`` the trial
+    runs towards its fidelity and ends PRUNED where the rule stops what the estimator reports.
     """
     estim.space.update(trial.arch)
+    estim.reporter = reporter = Reporter(rule)
     resume = None
-    if trial.fidelity is not None and checkpoints is not None:
+    if trial.fidelity is not None and checkpoints is not None and rule is None:
         path = checkpoint_path(checkpoints, trial.index)
         resume = torch.load(path, map_location="cpu", weights_only=True) if os.path.isfile(path) else None
     if resume is None:
@@ -76,7 +80,7 @@ def evaluate_trial(estim: Any, trial: Trial, run_seed: int, catch: Tuple[Type[Ba
     start = time.perf_counter()
     error = None
     try:
-        if trial.fidelity is None:
+        if trial.fidelity is None or rule is not None:
             metrics = estim.measure()
         else:
             metrics, state = estim.measure_at(int(trial.fidelity), resume)
@@ -87,4 +91,8 @@ def evaluate_trial(estim: Any, trial: Trial, run_seed: int, catch: Tuple[Type[Ba
     except catch as exc:
         metrics, error = {}, f"{type(exc).__name__}: {exc}"
     seconds = round(time.perf_counter() - start, 4)
-    return replace(trial.finish(metrics, seconds=seconds, error=error), worker=worker)
+    finished = replace(trial.finish(metrics, seconds=seconds, error=error), worker=worker,
+                       intermediate=reporter.values)
+    if reporter.stopped is not None and error is None:
+        finished = replace(finished, state=TrialState.PRUNED, fidelity=reporter.stopped)
+    return finished

@@ -5,9 +5,10 @@ import concurrent.futures as cf
 import multiprocessing
 import os
 import threading
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from ..errors import SlotnasError
+from ..schedulers import StopRule
 from ..trials import Trial
 from .worker import TrialWorker, init_process_worker, run_in_process
 
@@ -17,8 +18,8 @@ class Executor:
 
     slots = 1
 
-    def submit(self, trial: Trial) -> None:
-        """Start evaluating ``trial``."""
+    def submit(self, trial: Trial, rule: Optional[StopRule] = None) -> None:
+        """Start evaluating ``trial`` (under a stopping ``rule``, if given)."""
         raise NotImplementedError
 
     def wait(self) -> List[Trial]:
@@ -34,13 +35,13 @@ class InlineExecutor(Executor):
 
     def __init__(self, worker: TrialWorker) -> None:
         self.worker = worker
-        self.queue: List[Trial] = []
+        self.queue: List[Tuple[Trial, Optional[StopRule]]] = []
 
-    def submit(self, trial: Trial) -> None:
-        self.queue.append(trial)
+    def submit(self, trial: Trial, rule: Optional[StopRule] = None) -> None:
+        self.queue.append((trial, rule))
 
     def wait(self) -> List[Trial]:
-        return [self.worker.run(self.queue.pop(0))]
+        return [self.worker.run(*self.queue.pop(0))]
 
 
 class LocalExecutor(Executor):
@@ -63,15 +64,15 @@ class LocalExecutor(Executor):
                                            initargs=(cfg, shared_state, threads, ids, os.getpid(), local.checkpoints))
         self.futures: Dict[cf.Future, Trial] = {}
 
-    def submit(self, trial: Trial) -> None:
+    def submit(self, trial: Trial, rule: Optional[StopRule] = None) -> None:
         if not self.local_busy:
             self.local_busy = True
             future: cf.Future = cf.Future()
-            threading.Thread(target=_run_into, args=(self.local, trial, future), daemon=True,
+            threading.Thread(target=_run_into, args=(self.local, trial, rule, future), daemon=True,
                              name=f"slotnas-trial-{trial.index}").start()
             future.add_done_callback(self._local_done)
         else:
-            future = self.pool.submit(run_in_process, trial)
+            future = self.pool.submit(run_in_process, trial, rule)
         self.futures[future] = trial
 
     def _local_done(self, _: cf.Future) -> None:
@@ -100,10 +101,10 @@ class LocalExecutor(Executor):
             process.join(timeout=5)
 
 
-def _run_into(worker: TrialWorker, trial: Trial, future: cf.Future) -> None:
+def _run_into(worker: TrialWorker, trial: Trial, rule: Optional[StopRule], future: cf.Future) -> None:
     """Evaluate in a daemon thread (Ctrl-C never waits for it) and settle ``future``."""
     try:
-        future.set_result(worker.run(trial))
+        future.set_result(worker.run(trial, rule))
     except BaseException as exc:  # handed to the loop, which raises it in the main thread
         future.set_exception(exc)
 

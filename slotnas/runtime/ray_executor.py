@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional, Tuple
 
 from ..errors import SlotnasError
+from ..schedulers import StopRule
 from ..trials import Trial
 from .executors import Executor
 from .worker import TrialWorker
@@ -43,9 +44,9 @@ class RayExecutor(Executor):
         self.idle = list(self.actors)
         self.running: Dict[Any, Tuple[Any, Trial]] = {}
 
-    def submit(self, trial: Trial) -> None:
+    def submit(self, trial: Trial, rule: Optional[StopRule] = None) -> None:
         actor = self.idle.pop()
-        self.running[actor.run.remote(trial)] = (actor, trial)
+        self.running[actor.run.remote(trial, rule)] = (actor, trial)
 
     def wait(self) -> List[Trial]:
         ready, _ = self.ray.wait(list(self.running), num_returns=1)

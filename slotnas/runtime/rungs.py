@@ -24,12 +24,14 @@ def drive_rungs(run: "Run", executor: Executor, propose: Propose, callbacks: "Ca
 
     A job's result goes to the scheduler (as a cost vector over ``objectives``); a trial that reached
     the maximum fidelity (or failed) is final, others stay paused at their rung (a RUNNING line with
-    the rung's metrics). The optimizer is told each trial once, at its first rung, where every trial
+    the rung's metrics). Estimators without a resumable fidelity run in stopping mode: each trial runs
+    towards the maximum fidelity with the scheduler's stop rule and reports per step. The optimizer is told each trial once, at its first rung, where every trial
     has a result; under BOHB a model-based optimizer is refitted after every result on the results of
     the scheduler's model rung. ``run.budget`` counts architectures, ``scheduler.fidelity_budget`` epochs.
     """
     store, optimizer = run.store, run.optimizer
     scheduler.new_allowed = run.budget - store.started()
+    scheduler.stopping = stopping = not run.estimator.resumable()
     told: set = set()
     in_flight = 0
     while True:
@@ -45,15 +47,19 @@ def drive_rungs(run: "Run", executor: Executor, propose: Propose, callbacks: "Ca
                 trial = store.start(arch, fidelity=job.fidelity)
             else:
                 trial = store.restart(job.index, job.fidelity)
-            executor.submit(trial)
+            executor.submit(trial, scheduler.stop_rule(objectives) if stopping else None)
             in_flight += 1
         if not in_flight:
             break
         for trial in executor.wait():
             in_flight -= 1
             failed = trial.state is TrialState.FAILED
-            scheduler.on_result(trial.index, int(trial.fidelity), None if failed else costs(trial.metrics, objectives))
-            final = failed or trial.fidelity >= scheduler.max_fidelity
+            if stopping:
+                _account_stopped(scheduler, trial, objectives)
+            else:
+                scheduler.on_result(trial.index, int(trial.fidelity),
+                                    None if failed else costs(trial.metrics, objectives))
+            final = failed or stopping or trial.fidelity >= scheduler.max_fidelity
             recorded = store.finish(trial) if final else store.report(trial)
             if trial.index not in told:
                 told.add(trial.index)
@@ -73,6 +79,18 @@ def drive_rungs(run: "Run", executor: Executor, propose: Propose, callbacks: "Ca
 def paused(trials: List[Trial]) -> List[Trial]:
     """Trials that stopped at a rung (RUNNING with that rung's metrics)."""
     return [t for t in trials if t.state is TrialState.RUNNING and t.metrics]
+
+
+def _account_stopped(scheduler: Scheduler, trial: Trial, objectives: Sequence[Dict[str, str]]) -> None:
+    """Stopping mode: the rung results a trial reported go to the scheduler (for later trials' stop
+    rules), its final result to the last rung if it got there; epochs it did not train are handed back."""
+    for step, metrics in sorted(trial.intermediate.items()):
+        if step in scheduler.results and step < scheduler.max_fidelity:
+            scheduler.on_result(trial.index, step, costs(metrics, objectives))
+    if trial.state is TrialState.COMPLETE and trial.fidelity == scheduler.max_fidelity:
+        scheduler.on_result(trial.index, scheduler.max_fidelity, costs(trial.metrics, objectives))
+    elif trial.state is TrialState.PRUNED:
+        scheduler.spent -= scheduler.max_fidelity - int(trial.fidelity)  # type: ignore[arg-type]
 
 
 def rung_trials(store: "TrialStore", rung: int) -> List[Trial]:

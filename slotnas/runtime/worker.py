@@ -8,6 +8,7 @@ from typing import Any, Dict, Optional
 
 import torch
 
+from ..schedulers import StopRule
 from ..trials import Trial
 from .evaluate import evaluate_trial, resolve_catch
 
@@ -41,9 +42,9 @@ class TrialWorker:
                 estimator.load_shared_state(shared_state)
         self.estimator = estimator
 
-    def run(self, trial: Trial) -> Trial:
+    def run(self, trial: Trial, rule: Optional[StopRule] = None) -> Trial:
         """Evaluate one trial (see :func:`evaluate_trial` for what fails it and what stops the run)."""
-        return evaluate_trial(self.estimator, trial, self.seed, self.catch, self.name, self.checkpoints)
+        return evaluate_trial(self.estimator, trial, self.seed, self.catch, self.name, self.checkpoints, rule)
 
 
 _WORKER: Optional[TrialWorker] = None
@@ -57,10 +58,10 @@ def init_process_worker(cfg: Dict[str, Any], shared_state: Optional[Dict[str, An
     _WORKER = TrialWorker(cfg, shared_state, threads, ids.get(), checkpoints=checkpoints)
 
 
-def run_in_process(trial: Trial) -> Trial:
+def run_in_process(trial: Trial, rule: Optional[StopRule] = None) -> Trial:
     """The task a local worker process runs."""
     assert _WORKER is not None, "worker process not initialized"
-    return _WORKER.run(trial)
+    return _WORKER.run(trial, rule)
 
 
 def _watch_parent(parent: int) -> None:
