@@ -6,7 +6,8 @@ A scheduler sees only trial indices, rungs and cost vectors (objectives to minim
 1. ``next_job()`` -> ``Job(index=None, fidelity=r)`` (start a new architecture at rung r),
    ``Job(index=i, fidelity=r)`` (continue trial i to rung r), or None (nothing to run now).
    Subclasses implement ``_next_job``; the base stops giving jobs once ``fidelity_budget`` units
-   (e.g. epochs: a new trial costs its rung, a promotion the rungs' difference) have been handed out.
+   (e.g. epochs: a new trial costs its rung, a promotion the rungs' difference, or its whole rung when
+   ``continues`` is False) have been handed out.
 2. ``on_result(index, fidelity, costs)`` when a job ends (``costs`` None for a failed trial).
 3. ``done`` tells whether the scheduler will never give another job.
 
@@ -105,6 +106,7 @@ class Scheduler:
         self.promoted: Dict[int, Set[int]] = {r: set() for r in self.rungs}
         self.new_allowed = math.inf  # how many new architectures may still start (set by the runtime)
         self.stopping = False  # set by the runtime for estimators that report per step instead of resuming
+        self.continues = True  # set by the runtime: a promotion continues (costs the rungs' difference)
 
     def next_job(self) -> Optional[Job]:
         """The next job, or None when nothing can run now (or the fidelity budget is spent)."""
@@ -147,7 +149,7 @@ class Scheduler:
         """Record that ``job`` continues its trial from the rung below."""
         below = self.rungs[self.rungs.index(job.fidelity) - 1]
         self.promoted[below].add(job.index)  # type: ignore[arg-type]
-        self.spent += job.fidelity - below
+        self.spent += job.fidelity - (below if self.continues else 0)
         return job
 
     def start(self, fidelity: int) -> Job:

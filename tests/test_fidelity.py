@@ -224,3 +224,37 @@ def test_a_user_training_loop_that_reports_is_stopped_by_asha(tmp_path):
     assert sum(t.metrics["epochs_trained"] for t in result.trials) < 9 * 9
     stored = TrialStore(result.run_dir).get(result.trials[0].index)
     assert stored.intermediate == result.trials[0].intermediate  # the curve is in the journal
+
+
+def test_data_and_resolution_views():
+    from slotnas.data import TensorBatches
+    from slotnas.estim.fidelities import FirstBatches, Resized
+
+    batches = TensorBatches(torch.randn(50, 1, 8, 8), torch.arange(50), batch_size=10, shuffle=True)
+    half = FirstBatches(batches, 50)
+    assert len(half) == 3 and sum(len(y) for _, y in half) == 30  # ceil(5 * 50 / 100) batches of 10
+    assert len(FirstBatches(batches, 1)) == 1
+    small = list(Resized(batches, 4))
+    assert len(small) == 5 and all(x.shape == (10, 1, 4, 4) for x, _ in small)
+    same = next(iter(Resized(TensorBatches(torch.ones(2, 1, 8, 8), torch.zeros(2), 2), 8)))[0]
+    assert torch.equal(same, torch.ones(2, 1, 8, 8))  # full size: untouched
+
+
+@pytest.mark.parametrize("fidelity, options, rungs", [
+    ("resolution", {"min_fidelity": 2, "eta": 2}, [2, 4, 8]),  # pixels of the 8x8 digits
+    ("data", {"min_fidelity": 25, "eta": 2}, [25, 50, 100]),   # percent of each epoch's batches
+])
+def test_data_and_resolution_fidelities_train_each_rung_from_scratch(tmp_path, fidelity, options, rungs):
+    cfg = tiny_config(tmp_path, estim={"type": "SubNetEstim", "epochs": 2, "fidelity": fidelity},
+                      trainer={"epochs": 2, "lr": 0.05}, scheduler={"type": "ASHA", **options},
+                      run={"budget": 4, "keep_checkpoints": True})
+    result = run_search(cfg)
+    store = TrialStore(result.run_dir)
+    assert any(t.state is TrialState.COMPLETE and t.fidelity == rungs[-1] for t in result.trials)
+    for trial in result.trials:
+        reached = list(store.rung_results(trial.index))
+        assert reached == rungs[: len(reached)]
+    assert os.listdir(os.path.join(result.run_dir, "checkpoints")) == []  # nothing to continue from
+    with pytest.raises(SlotnasError, match=r"^estim.fidelity: 'pixels' not allowed; allowed: epochs, data, "
+                                           r"resolution$"):
+        run_search(tiny_config(tmp_path, estim={"type": "SubNetEstim", "fidelity": "pixels"}))

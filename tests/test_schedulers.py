@@ -121,3 +121,10 @@ def test_stop_rule_keeps_the_top_ceil_k_over_eta_of_a_rung():
     asha = ASHA(9, 1, 3)
     asha.on_result(0, 1, (-5.0,))
     assert asha.stop_rule(acc) == StopRule((1, 3, 9), 3, tuple(acc), {1: ((-5.0,),), 3: ()})
+
+
+def test_a_promotion_that_starts_again_costs_its_whole_rung():
+    scheduler = ASHA(4, 1, 2, fidelity_budget=6)
+    scheduler.continues = False  # e.g. the data or resolution fidelity: each rung trains from scratch
+    jobs = simulate(scheduler, by_index({0: 5, 1: 3, 2: 8, 3: 1, 4: 6, 5: 2}), new=6)
+    assert jobs == [(0, 1), (1, 1), (1, 2), (2, 1), (3, 1)] and scheduler.spent == 6  # 1 + 1 + 2 + 1 + 1

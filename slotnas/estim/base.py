@@ -35,12 +35,15 @@ class Estimator:
     Class attributes the runtime and config validation read:
     ``accepts``: the optimizer kind that drives it ("discrete" or "gradient");
     ``parallel``: whether several workers pay off (many small independent trainings; ``run.workers: auto``);
-    ``default_only``: evaluates only the space's current (default) architecture, once.
+    ``default_only``: evaluates only the space's current (default) architecture, once;
+    ``fidelity_continues``: whether :meth:`estimate_at` continues from ``resume`` (so a promotion costs
+    only the rungs' difference).
     """
 
     accepts = "discrete"
     parallel = False
     default_only = False
+    fidelity_continues = True  # a higher rung continues the lower one's state (False: starts again)
 
     def __init__(self, model: nn.Module, space: ParamSpace, data: DataBundle, trainer: Trainer,
                  metrics: Sequence[Metric] = (), criterion: Optional[CriterionChain] = None) -> None:

@@ -84,7 +84,7 @@ def evaluate_trial(estim: Any, trial: Trial, run_seed: int, catch: Tuple[Type[Ba
             metrics = estim.measure()
         else:
             metrics, state = estim.measure_at(int(trial.fidelity), resume)
-            if checkpoints is not None:
+            if checkpoints is not None and state is not None:  # None: the next rung starts again
                 save_torch(checkpoint_path(checkpoints, trial.index), state)
     except (SlotnasError, NotImplementedError):
         raise

@@ -32,6 +32,7 @@ def drive_rungs(run: "Run", executor: Executor, propose: Propose, callbacks: "Ca
     store, optimizer = run.store, run.optimizer
     scheduler.new_allowed = run.budget - store.started()
     scheduler.stopping = stopping = not run.estimator.resumable()
+    scheduler.continues = run.estimator.fidelity_continues
     told: set = set()
     in_flight = 0
     while True:
