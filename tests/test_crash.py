@@ -120,3 +120,36 @@ def test_sigkill_of_a_one_shot_run_then_resume(tmp_path):
     epochs = [(t.arch, t.metrics) for t in TrialStore(run_dir).trials("epoch")]
     assert epochs == [(t.arch, t.metrics) for t in straight.trials]
     assert resumed.best_arch == straight.best_arch
+
+
+ASHA_RUN = {**TINY, "optim": {"type": "TPE", "n_initial": 2}, "estim": {"type": "SubNetEstim", "epochs": 4},
+            "trainer": {"epochs": 4, "lr": 0.05}, "scheduler": {"type": "ASHA", "eta": 2},
+            "run": {**TINY["run"], "budget": 6, "threads": 1}}
+
+
+def promotion_in_flight(lines):
+    """The last journal line starts a job for a trial that has a rung result already (a promotion)."""
+    if len(lines) < 2 or lines[-1]["state"] != "RUNNING" or lines[-1]["metrics"]:
+        return False
+    return any(r["index"] == lines[-1]["index"] and r["metrics"] for r in lines[:-1])
+
+
+@pytest.mark.parametrize("moment", ["promotion", "paused"])
+def test_sigkill_of_a_multi_fidelity_run_then_resume(tmp_path, moment):
+    config = tmp_path / "asha.yaml"
+    config.write_text(yaml.safe_dump(ASHA_RUN))
+    straight = run_search(tiny_config(tmp_path / "ref", **{k: v for k, v in ASHA_RUN.items() if k != "run"},
+                                      run=ASHA_RUN["run"]))
+    holds = promotion_in_flight if moment == "promotion" else \
+        (lambda lines: sum(1 for r in lines if r["state"] == "RUNNING" and r["metrics"]) == 3)
+    run_dir = kill_at(config, tmp_path / "out", holds)
+    result = resume(run_dir)
+
+    def outcome(trials):
+        return [(t.index, t.arch, t.state, t.fidelity, t.metrics) for t in trials]
+
+    assert outcome(result.trials) == outcome(straight.trials)  # the same jobs, rungs and numbers
+    store = TrialStore(run_dir)
+    assert all(store.rung_results(t.index) == TrialStore(straight.run_dir).rung_results(t.index)
+               for t in result.trials)
+    assert os.listdir(os.path.join(run_dir, "checkpoints")) == []

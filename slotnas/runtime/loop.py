@@ -30,20 +30,32 @@ def replay(run: "Run", propose: Propose) -> List[Trial]:
         if event.kind != "search":
             continue
         if event.state is TrialState.RUNNING:
-            asked = propose()
-            if asked is None or arch_key(asked) != arch_key(event.arch):
-                diverged += 1
-                if asked is not None:
-                    optimizer.release(asked)
-                optimizer.claim(event.arch)
+            diverged += replay_ask(optimizer, propose, event.arch)
             running[event.index] = event
         else:
             running.pop(event.index, None)
             optimizer.tell(event)
+    warn_diverged(optimizer, diverged)
+    return [running[i] for i in sorted(running)]
+
+
+def replay_ask(optimizer: DiscreteOptimizer, propose: Propose, stored: Arch) -> bool:
+    """Ask again where the journal asked; if the answer differs, the stored architecture wins (claimed)
+    and the answer is released. Returns whether it differed."""
+    asked = propose()
+    if asked is not None and arch_key(asked) == arch_key(stored):
+        return False
+    if asked is not None:
+        optimizer.release(asked)
+    optimizer.claim(stored)
+    return True
+
+
+def warn_diverged(optimizer: object, diverged: int) -> None:
+    """One warning when a replayed optimizer proposed something else than the journal holds."""
     if diverged:
         log.warning("slotnas: warning: %s did not reproduce %d stored proposal(s); continuing from the stored trials",
                     type(optimizer).__name__, diverged)
-    return [running[i] for i in sorted(running)]
 
 
 def drive(run: "Run", executor: Executor, propose: Propose, callbacks: "Callback", requeue: List[Trial]) -> None:

@@ -18,7 +18,7 @@ from .context import Run, SearchResult
 from .executors import make_executor
 from .loop import Propose, drive, replay
 from .resume import check_resumable, stored_config
-from .rungs import build_scheduler, drive_rungs
+from .rungs import Rungs, build_scheduler
 from .worker import TrialWorker
 
 SHARED_STATE = "shared_state.pt"  # what workers need from the estimator's prepare (e.g. SPOS supernet weights)
@@ -112,8 +112,12 @@ def run_search(cfg: Dict[str, Any], callbacks: Sequence[Callback] = ()) -> Searc
 
 def _discrete(run: Run, hooks: Callback) -> None:
     propose = _proposer(run)
-    requeue = replay(run, propose)
-    remaining = len(requeue) + max(0, run.budget - run.store.started())
+    rungs = None
+    if run.scheduler is not None:
+        objectives = run.config.get("objectives") or [{"metric": run.optimizer.objective, "mode": run.optimizer.mode}]
+        rungs = Rungs(run, run.scheduler, objectives, propose)
+    requeue = rungs.replay() if rungs is not None else replay(run, propose)
+    remaining = run.budget if rungs is not None else len(requeue) + max(0, run.budget - run.store.started())
     workers, threads = plan_workers(run.config["run"], run.estimator, remaining)
     run.workers = workers
     hooks.on_search_start(run)
@@ -124,11 +128,9 @@ def _discrete(run: Run, hooks: Callback) -> None:
     local = TrialWorker(run.config, None, 0, 0, "main", estimator=run.estimator, checkpoints=checkpoints)
     executor = make_executor(run.config["run"], run.config, workers, threads, local, shared)
     try:
-        if run.scheduler is not None:
-            objectives = run.config.get("objectives") or [{"metric": run.optimizer.objective,
-                                                           "mode": run.optimizer.mode}]
-            drive_rungs(run, executor, propose, hooks, run.scheduler, objectives, checkpoints,  # type: ignore[arg-type]
-                        run.config["run"]["keep_checkpoints"])
+        if rungs is not None:
+            rungs.drive(executor, hooks, checkpoints, run.config["run"]["keep_checkpoints"],  # type: ignore[arg-type]
+                        requeue)
         else:
             drive(run, executor, propose, hooks, requeue)
     finally:
@@ -140,9 +142,6 @@ def _checkpoints(run: Run) -> Optional[str]:
     """The folder of the trials' training states between rungs (multi-fidelity runs only)."""
     if run.scheduler is None:
         return None
-    if run.resumed and len(run.store):
-        raise SlotnasError(f"run.resume: {run.run_dir} is a multi-fidelity run (scheduler "
-                           f"{run.config['scheduler']['type']}); continuing one is not supported yet: start a new run")
     folder = run.path("checkpoints")
     os.makedirs(folder, exist_ok=True)
     return folder
