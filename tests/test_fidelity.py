@@ -258,3 +258,22 @@ def test_data_and_resolution_fidelities_train_each_rung_from_scratch(tmp_path, f
     with pytest.raises(SlotnasError, match=r"^estim.fidelity: 'pixels' not allowed; allowed: epochs, data, "
                                            r"resolution$"):
         run_search(tiny_config(tmp_path, estim={"type": "SubNetEstim", "fidelity": "pixels"}))
+
+
+def test_rung_results_reach_callbacks_and_the_progress_bar(tmp_path, capsys):
+    from slotnas.callbacks import Callback
+
+    class Reports(Callback):
+        def __init__(self):
+            self.paused = []
+
+        def on_trial_report(self, run, trial):
+            self.paused.append((trial.index, trial.fidelity, trial.state))
+
+    reports = Reports()
+    result = run_search(tiny_config(tmp_path, **SCHEDULED, run={"budget": 4, "progress": True}), callbacks=[reports])
+    journal = [(t.index, t.fidelity, t.state) for t in TrialStore(result.run_dir).events()
+               if t.state is TrialState.RUNNING and t.metrics]
+    assert reports.paused == journal and len(journal) >= 4  # every architecture paused at rung 1 at least
+    err = capsys.readouterr().err
+    assert "rungs=1:4 2:" in err and "rungs=," not in err  # the bar's postfix counts results per rung

@@ -1,4 +1,4 @@
-"""Run callbacks: every run-level side effect hangs on these four hooks (all optional)."""
+"""Run callbacks: every run-level side effect hangs on these five hooks (all optional)."""
 from __future__ import annotations
 
 import importlib
@@ -13,8 +13,9 @@ if TYPE_CHECKING:  # the runtime imports callbacks, never the reverse at run tim
 
 class Callback:
     """Hooks called in this order: ``on_search_start`` once; ``on_trial_complete`` for each finished
-    trial (``on_epoch_end`` instead for each epoch of a one-shot run); ``on_search_end`` once with
-    the result. A callback that raises stops the run (it is code, not an architecture)."""
+    trial (``on_epoch_end`` instead for each epoch of a one-shot run; ``on_trial_report`` for each
+    rung result of a multi-fidelity trial that goes on); ``on_search_end`` once with the result.
+    A callback that raises stops the run (it is code, not an architecture)."""
 
     def on_search_start(self, run: "Run") -> None:
         """The run is built and its stored trials are replayed; nothing new evaluated yet."""
@@ -24,6 +25,9 @@ class Callback:
 
     def on_epoch_end(self, run: "Run", trial: "Trial") -> None:
         """A one-shot epoch ended; ``trial`` is its record (discretized architecture, alphas)."""
+
+    def on_trial_report(self, run: "Run", trial: "Trial") -> None:
+        """A multi-fidelity trial paused at a rung (RUNNING, with the rung's fidelity and metrics)."""
 
     def on_search_end(self, run: "Run", result: "SearchResult") -> None:
         """The search is over; ``result`` holds the trials and the winner."""
@@ -46,6 +50,10 @@ class CallbackList(Callback):
     def on_epoch_end(self, run: "Run", trial: "Trial") -> None:
         for cb in self.callbacks:
             cb.on_epoch_end(run, trial)
+
+    def on_trial_report(self, run: "Run", trial: "Trial") -> None:
+        for cb in self.callbacks:
+            cb.on_trial_report(run, trial)
 
     def on_search_end(self, run: "Run", result: "SearchResult") -> None:
         for cb in self.callbacks:

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
 from typing import TYPE_CHECKING, Any, Optional
 
+from ..trials import TrialState
 from .base import Callback
 
 if TYPE_CHECKING:
@@ -12,12 +14,14 @@ if TYPE_CHECKING:
 
 
 class ProgressBar(Callback):
-    """One bar per run: finished trials out of the budget (epochs for a one-shot run)."""
+    """One bar per run: finished trials out of the budget (epochs for a one-shot run); a multi-fidelity
+    run also shows how many results each rung has (``rungs 1:12 3:4 9:1``), updated at every rung."""
 
     def __init__(self) -> None:
         self.bar: Any = None
         self.best = -math.inf
         self.best_value: Optional[float] = None
+        self.rungs: Counter = Counter()
 
     def on_search_start(self, run: "Run") -> None:
         from tqdm.auto import tqdm
@@ -26,6 +30,8 @@ class ProgressBar(Callback):
         total = getattr(run.estimator, "epochs", None) if one_shot else run.budget
         trials = run.trials()
         done = sum(1 for t in trials if t.state.finished)
+        if run.scheduler is not None:
+            self.rungs = Counter({rung: len(results) for rung, results in run.scheduler.results.items()})
         for trial in trials:
             self._consider(run, trial)
         self.bar = tqdm(total=total, initial=min(done, total or done), desc="supernet" if one_shot else "search",
@@ -44,10 +50,25 @@ class ProgressBar(Callback):
             self._postfix(run)
 
     def _postfix(self, run: "Run") -> None:
-        if self.best_value is not None and self.bar is not None:
-            self.bar.set_postfix({run.optimizer.objective: round(self.best_value, 3)})
+        if self.bar is None:
+            return
+        postfix = {}
+        if any(self.rungs.values()):
+            postfix["rungs"] = " ".join(f"{rung:g}:{count}" for rung, count in sorted(self.rungs.items()) if count)
+        if self.best_value is not None:
+            postfix[run.optimizer.objective] = round(self.best_value, 3)
+        if postfix:
+            self.bar.set_postfix(postfix)
 
-    on_trial_complete = _tick
+    def on_trial_complete(self, run: "Run", trial: "Trial") -> None:
+        if run.scheduler is not None and trial.fidelity is not None and trial.state is not TrialState.PRUNED:
+            self.rungs[trial.fidelity] += 1  # a PRUNED trial's result was counted when it paused
+        self._tick(run, trial)
+
+    def on_trial_report(self, run: "Run", trial: "Trial") -> None:
+        self.rungs[trial.fidelity] += 1
+        self._postfix(run)
+
     on_epoch_end = _tick
 
     def on_search_end(self, run: "Run", result: "SearchResult") -> None:

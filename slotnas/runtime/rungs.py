@@ -127,6 +127,8 @@ class Rungs:
                 if final:
                     _drop(checkpoints, trial.index, keep_checkpoints)
                     callbacks.on_trial_complete(run, recorded)
+                else:
+                    callbacks.on_trial_report(run, recorded)
         for trial in paused(store.trials()):
             pruned = store.finish(replace(trial, state=TrialState.PRUNED))
             _drop(checkpoints, trial.index, keep_checkpoints)
