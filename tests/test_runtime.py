@@ -166,8 +166,10 @@ def test_bad_callbacks_are_config_errors(tmp_path):
     cfg = tiny_config(tmp_path, run={"callbacks": ["tests.runtime_helpers:not_a_callback"]})  # a factory: called later
     with pytest.raises(SlotnasError, match=r"^run.callbacks: 'tests.runtime_helpers:not_a_callback' made a Identity"):
         run_search(cfg)
-    with pytest.raises(SlotnasError, match=r"^run.callbacks: 'os:system' cannot be called without arguments"):
-        run_search(tiny_config(tmp_path, run={"callbacks": ["os:system"]}))
+    with pytest.raises(SlotnasError, match=r"^run.callbacks\[0\]: 'os:system' names the Python standard library"):
+        tiny_config(tmp_path, run={"callbacks": ["os:system"]})
+    with pytest.raises(SlotnasError, match=r"^run.callbacks\[0\]: 'tests.runtime_helpers:nn' is not a slotnas"):
+        tiny_config(tmp_path, run={"callbacks": ["tests.runtime_helpers:nn"]})  # a module: nothing is called
     assert not list(tmp_path.iterdir())  # refused before any work
 
 

@@ -1,7 +1,6 @@
 """Models: registered slotnas backbones, torchvision models (``torchvision:NAME``), or ``module:Class``."""
 from __future__ import annotations
 
-import importlib
 import inspect
 from typing import Any, Callable, Dict, List, Sequence
 
@@ -9,7 +8,7 @@ import torch
 from torch import nn
 
 from ..errors import SlotnasError
-from ..registry import Registry
+from ..registry import Registry, import_attr
 from ..slot import Slot
 
 MODELS = Registry("model")
@@ -59,11 +58,12 @@ def resolve_model(type_name: str) -> Callable[..., nn.Module]:
             raise SlotnasError("model.type: " + unknown_name_message("torchvision model", name, available))
         return lambda **kw: torchvision.models.get_model(name, weights=None, **kw)
     if ":" in type_name:
-        module_name, _, attr = type_name.partition(":")
-        try:
-            return getattr(importlib.import_module(module_name), attr)
-        except (ImportError, AttributeError) as exc:
-            raise SlotnasError(f"model.type: cannot import {type_name!r}: {exc}") from None
+        cls = import_attr(type_name, "model.type")
+        if not (inspect.isclass(cls) and issubclass(cls, nn.Module)):
+            raise SlotnasError(f"model.type: {type_name!r} is a {type(cls).__name__}, not an nn.Module subclass; "
+                               "allowed: a registered model, torchvision:NAME, or module:Class of an nn.Module "
+                               "subclass (register a factory with slotnas.arch_space.backbones.register_model)")
+        return cls
     return MODELS.get(type_name)
 
 

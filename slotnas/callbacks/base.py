@@ -1,10 +1,11 @@
 """Run callbacks: every run-level side effect hangs on these five hooks (all optional)."""
 from __future__ import annotations
 
-import importlib
+import inspect
 from typing import TYPE_CHECKING, Any, List, Sequence
 
 from ..errors import SlotnasError
+from ..registry import import_attr
 
 if TYPE_CHECKING:  # the runtime imports callbacks, never the reverse at run time
     from ..runtime.context import Run, SearchResult
@@ -66,16 +67,12 @@ def resolve_callback(spec: Any, key: str = "run.callbacks") -> Any:
         return spec
     if not isinstance(spec, str) or ":" not in spec:
         raise SlotnasError(f"{key}: expected 'module:attr' naming a Callback, got {spec!r}")
-    module, _, attr = spec.partition(":")
-    try:
-        obj = getattr(importlib.import_module(module), attr)
-    except (ImportError, AttributeError) as exc:
-        raise SlotnasError(f"{key}: cannot import {spec!r} ({type(exc).__name__}: {exc})") from None
+    obj = import_attr(spec, key)
     if isinstance(obj, Callback) or isinstance(obj, type) and issubclass(obj, Callback):
         return obj
-    if callable(obj) and not isinstance(obj, type):
-        return obj  # a factory; what it returns is checked when the run starts
-    raise SlotnasError(f"{key}: {spec!r} is not a slotnas.Callback (subclass, instance or factory)")
+    if inspect.isfunction(obj):
+        return obj  # a factory written in Python; what it returns is checked when the run starts
+    raise SlotnasError(f"{key}: {spec!r} is not a slotnas.Callback (subclass, instance or factory function)")
 
 
 def load_callback(spec: Any, key: str = "run.callbacks") -> Callback:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import builtins
-import importlib
 import os
 import random
 import time
@@ -13,8 +12,9 @@ import torch
 
 from ..data import shuffle_generators
 from ..errors import ARCHITECTURE_FAILURES, SlotnasError
-from ..files import save_torch
 from ..estim.reporter import Reporter
+from ..files import save_torch
+from ..registry import import_attr
 from ..schedulers import StopRule
 from ..trials import Trial, TrialState
 
@@ -25,11 +25,7 @@ def resolve_catch(names: Sequence[str], key: str = "run.catch") -> Tuple[Type[Ba
         if not isinstance(name, str):
             raise SlotnasError(f"{key}: expected exception names, got {type(name).__name__} {name!r}")
         if ":" in name:
-            module, _, attr = name.partition(":")
-            try:
-                cls = getattr(importlib.import_module(module), attr)
-            except (ImportError, AttributeError) as exc:
-                raise SlotnasError(f"{key}: cannot import {name!r} ({type(exc).__name__}: {exc})") from None
+            cls = import_attr(name, key)
         else:
             cls = getattr(builtins, name, None)
         if not (isinstance(cls, type) and issubclass(cls, Exception)):
