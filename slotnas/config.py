@@ -5,10 +5,9 @@ import copy
 import os
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
-import yaml
-
 from .errors import ARCHITECTURE_FAILURES, SlotnasError
 from .registry import Registry, check_keys, check_options, component_options, type_matches
+from .yaml_io import parse_yaml, read_yaml_file
 
 DEFAULT_CONFIG = os.path.join(os.path.dirname(__file__), "configs", "default.yaml")
 
@@ -58,28 +57,30 @@ def _registries() -> Dict[str, Registry]:
 
 
 def read_yaml(path: str) -> Dict[str, Any]:
-    """A YAML mapping from ``path`` (yaml.safe_load); missing files and non-mappings raise."""
+    """A YAML mapping from ``path`` (safe_load with size, depth and alias limits); problems raise one line."""
     if not os.path.isfile(path):
         raise SlotnasError(f"config: file {path!r} not found")
-    with open(path, encoding="utf-8") as fh:
-        try:
-            data = yaml.safe_load(fh)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" line {mark.line + 1}" if mark is not None else ""
-            raise SlotnasError(f"config: {path}{where}: invalid YAML ({getattr(exc, 'problem', exc)})") from None
+    data = read_yaml_file(path)
     if not isinstance(data, dict):
         raise SlotnasError(f"config: {path} must hold a mapping of sections, got {type(data).__name__}")
     return data
 
 
+def check_assignments(assignments: Sequence[str]) -> None:
+    """Every ``--set`` is KEY=VALUE (checked before any file is read: ``--set run.budget 3`` would
+    otherwise take ``3`` for the config file)."""
+    for assignment in assignments:
+        if not isinstance(assignment, str) or "=" not in assignment or not assignment.partition("=")[0].strip():
+            raise SlotnasError(f"--set {assignment!r}: expected KEY=VALUE with no spaces around '=', "
+                               "e.g. --set run.budget=3")
+
+
 def apply_override(cfg: Dict[str, Any], assignment: str) -> None:
     """Apply one ``a.b.c=value`` (value parsed as YAML; list items by index) to ``cfg`` in place."""
-    if "=" not in assignment:
-        raise SlotnasError(f"--set {assignment!r}: expected KEY=VALUE, e.g. optim.type=RegularizedEvolution")
+    check_assignments([assignment])
     path, _, raw = assignment.partition("=")
     keys = path.strip().split(".")
-    value = yaml.safe_load(raw) if raw.strip() else None
+    value = parse_yaml(raw, f"--set {path.strip()}") if raw.strip() else None
     node: Any = cfg
     for i, key in enumerate(keys):
         last = i == len(keys) - 1
@@ -99,6 +100,7 @@ def apply_override(cfg: Dict[str, Any], assignment: str) -> None:
 
 def load_config(path: Optional[str] = None, overrides: Sequence[str] = ()) -> Dict[str, Any]:
     """Read, override and validate a config (the embedded default when ``path`` is None)."""
+    check_assignments(overrides)
     cfg = read_yaml(path or DEFAULT_CONFIG)
     for assignment in overrides:
         apply_override(cfg, assignment)

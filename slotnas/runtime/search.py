@@ -66,8 +66,9 @@ def search(config: Union[None, str, os.PathLike, Mapping[str, Any]] = None, call
 
 def resume(run_dir: str, callbacks: Sequence[Callback] = (), overrides: Sequence[str] = ()) -> SearchResult:
     """Continue the run in ``run_dir`` from its own config.yaml (``overrides`` may change runtime keys only)."""
-    from ..config import apply_override, validate
+    from ..config import apply_override, check_assignments, validate
 
+    check_assignments(overrides)
     raw = stored_config(run_dir)
     for assignment in overrides:
         apply_override(raw, assignment)

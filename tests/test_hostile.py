@@ -1,0 +1,72 @@
+"""Broken and hostile config files and --set values: one line, exit 2, quickly; never a traceback."""
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from slotnas import SlotnasError
+from slotnas.cli import main
+from slotnas.config import DEFAULT_CONFIG, load_config
+
+BOMB = "".join(f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9) if i else '1'}]\n" for i in range(9))
+FILES = {  # content -> the start of the one-line error
+    "binary": (os.urandom(64 * 1024).replace(b"\n", b"") + b"\0", r"binary content, not a YAML text file"),
+    "latin-1": ("model: {type: caf\xe9}".encode("latin-1"), r"not UTF-8 text \(invalid byte at offset 17\)"),
+    "syntax": (b"run: {budget: 3\n", r"line 2: invalid YAML \(expected ',' or '}'"),
+    "python tag": (b"model: !!python/object/apply:os.system ['touch M']\n",
+                   r"line 1: invalid YAML \(tag !!python/object/apply:os.system not allowed"),
+    "alias bomb": (BOMB.encode(), r"expands to more than 100000 values \(aliases\)"),
+    "deep nesting": (b"run: " + b"[" * 600 + b"]" * 600 + b"\n", r"nesting deeper than 48 levels \(line 1\)"),
+    "huge": (b"# " + b"x" * (2 << 20) + b"\n", r"is larger than 1048576 bytes"),
+    "list at the top": (b"- 1\n- 2\n", r"must hold a mapping of sections, got list"),
+    "empty": (b"", r"must hold a mapping of sections, got NoneType"),
+}
+
+
+@pytest.mark.parametrize("name", list(FILES))
+def test_broken_files_give_one_line_quickly(tmp_path, name):
+    content, message = FILES[name]
+    path = tmp_path / "bad.yaml"
+    path.write_bytes(content)
+    start = time.perf_counter()
+    with pytest.raises(SlotnasError, match=r"^config: .*bad.yaml[: ].*" + message) as info:
+        load_config(str(path))
+    assert time.perf_counter() - start < 2 and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("assignment, message", [
+    ("run.budget=[1", r"^--set run.budget line 1: invalid YAML \(expected ',' or '\]'"),
+    ("run.budget=!!python/name:os.system", r"^--set run.budget line 1: invalid YAML \(tag !!python/name:os.system"),
+    ("run.budget=" + "[" * 100 + "]" * 100, r"^--set run.budget: nesting deeper than 48 levels"),
+    ("run.budget", r"^--set 'run.budget': expected KEY=VALUE with no spaces around '='"),
+    ("=3", r"^--set '=3': expected KEY=VALUE"),
+])
+def test_bad_set_values_give_one_line(assignment, message):
+    with pytest.raises(SlotnasError, match=message):
+        load_config(None, [assignment])
+
+
+def test_a_set_without_equals_is_not_taken_for_a_config_file(capsys):
+    assert main(["search", "--set", "run.budget", "3"]) == 2  # argparse: config '3', override 'run.budget'
+    err = capsys.readouterr().err
+    assert "--set 'run.budget': expected KEY=VALUE" in err and "'3'" not in err
+
+
+def test_the_real_cli_on_bad_input_exits_2_with_one_line(tmp_path):
+    """A sample of the cases above through `python -m slotnas.cli` in subprocesses."""
+    cases = []
+    for name in ("binary", "python tag", "alias bomb", "deep nesting"):
+        path = tmp_path / f"{name.replace(' ', '_')}.yaml"
+        path.write_bytes(FILES[name][0])
+        cases.append(["search", str(path)])
+    cases.append(["search", DEFAULT_CONFIG, "--set", "run.budget=[1"])
+    cases.append(["describe", DEFAULT_CONFIG, "--set", "model.stem=!!python/name:os.system"])
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    for args in cases:
+        proc = subprocess.run([sys.executable, "-m", "slotnas.cli", *args], capture_output=True, text=True,
+                              timeout=60, cwd=root)
+        assert proc.returncode == 2, (args, proc.stderr)
+        assert "Traceback" not in proc.stderr and proc.stderr.strip().count("\n") == 0, (args, proc.stderr)
+        assert proc.stderr.startswith("slotnas: error: ") or proc.stderr.startswith("error: "), proc.stderr
