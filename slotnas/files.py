@@ -8,6 +8,7 @@ from typing import Any, Callable, Optional
 
 import yaml
 
+from .errors import SlotnasError
 from .trials import plain
 
 
@@ -24,6 +25,32 @@ def make_run_dir(out: str, name: Optional[str] = None) -> str:
         except FileExistsError:
             path = os.path.join(out, f"{stamp}-{suffix}")
             suffix += 1
+
+
+LOCK = ".lock"
+
+
+def lock_run_dir(folder: str) -> Any:
+    """Hold an exclusive lock on a run folder while this process works in it (released when the
+    returned file is closed or the process dies, even by SIGKILL); a second holder gets one line.
+    Needs fcntl (Linux, macOS); elsewhere nothing is locked."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX
+        return None
+    handle = open(os.path.join(folder, LOCK), "a+", encoding="utf-8")
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.seek(0)
+        owner = handle.read().strip() or "another process"
+        handle.close()
+        raise SlotnasError(f"run.resume: {folder} is in use by {owner}; wait for it to end or stop it") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"slotnas pid {os.getpid()}")
+    handle.flush()
+    return handle
 
 
 def remove_stale_temps(folder: str) -> None:

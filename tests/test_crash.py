@@ -153,3 +153,27 @@ def test_sigkill_of_a_multi_fidelity_run_then_resume(tmp_path, moment):
     assert all(store.rung_results(t.index) == TrialStore(straight.run_dir).rung_results(t.index)
                for t in result.trials)
     assert os.listdir(os.path.join(run_dir, "checkpoints")) == []
+
+
+def test_a_second_process_on_a_run_folder_is_refused_and_folders_never_collide(tmp_path):
+    import threading
+
+    from slotnas import SlotnasError
+    from slotnas.files import lock_run_dir, make_run_dir
+
+    result = run_search(tiny_config(tmp_path / "run", run={"budget": 2}))
+    held = lock_run_dir(result.run_dir)  # as if another slotnas process were resuming it
+    try:
+        with pytest.raises(SlotnasError, match=r"^run.resume: .* is in use by slotnas pid \d+; wait for it"):
+            resume(result.run_dir, overrides=["run.budget=3"])
+        assert len(TrialStore(result.run_dir).trials()) == 2  # nothing evaluated
+    finally:
+        held.close()
+    assert len(resume(result.run_dir, overrides=["run.budget=3"]).trials) == 3  # free again
+    made, threads = [], [threading.Thread(target=lambda: made.append(make_run_dir(str(tmp_path / "many"), "same")))
+                         for _ in range(50)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(set(made)) == 50 and all(os.path.isdir(p) for p in made)

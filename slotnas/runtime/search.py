@@ -10,7 +10,7 @@ import torch
 from ..callbacks import AlphasPlot, Callback, CallbackList, ParetoReport, ProgressBar, WinnerExport, load_callback
 from ..errors import SlotnasError
 from ..estim.base import Estimator
-from ..files import make_run_dir, remove_stale_temps, save_torch, write_yaml
+from ..files import lock_run_dir, make_run_dir, remove_stale_temps, save_torch, write_yaml
 from ..runner import build, build_optimizer
 from ..store import TrialStore
 from ..trials import Arch, Trial
@@ -90,6 +90,19 @@ def run_search(cfg: Dict[str, Any], callbacks: Sequence[Callback] = ()) -> Searc
     optimizer = build_optimizer(cfg, parts.space)
     scheduler = build_scheduler(cfg["scheduler"], parts.estimator.max_fidelity) if "scheduler" in cfg else None
     run_dir = run_cfg["resume"] if resumed else make_run_dir(run_cfg["out"])
+    lock = lock_run_dir(run_dir)  # before touching anything: a second process on this folder stops here
+    try:
+        return _search_in(cfg, run_dir, parts, optimizer, scheduler, user)
+    finally:
+        if lock is not None:
+            lock.close()
+
+
+def _search_in(cfg: Dict[str, Any], run_dir: str, parts: Any, optimizer: Any, scheduler: Any,
+               user: List[Callback]) -> SearchResult:
+    """The search in a locked run folder."""
+    run_cfg = cfg["run"]
+    resumed = run_cfg["resume"] is not None
     if resumed:
         remove_stale_temps(run_dir)
     write_yaml(os.path.join(run_dir, "config.yaml"), {**cfg, "run": {**run_cfg, "resume": None}})
