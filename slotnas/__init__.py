@@ -1,14 +1,15 @@
 """slotnas: event-driven, slot-replacement neural architecture search for PyTorch."""
-from .arch_space.candidates import build_candidate, register_candidate
-from .arch_space.construct import construct, register_constructor
-from .arch_space.slotify import SlotRule, slotify
 from .errors import HandlerError, ParamError, SlotError, SlotnasError
-from .params import Categorical, Numeric, ParamSpace, TensorParam
-from .slot import Slot, find_slots, holds_slots
 
 __version__ = "0.1.0"
 
-_LAZY = {  # the runtime pulls in estimators, metrics and optimizers: imported on first use
+_LAZY = {  # imported on first use, so `import slotnas` (and the CLI's start, Ctrl-C included) stays light
+    "build_candidate": "slotnas.arch_space.candidates", "register_candidate": "slotnas.arch_space.candidates",
+    "construct": "slotnas.arch_space.construct", "register_constructor": "slotnas.arch_space.construct",
+    "SlotRule": "slotnas.arch_space.slotify", "slotify": "slotnas.arch_space.slotify",
+    "Categorical": "slotnas.params", "Numeric": "slotnas.params", "ParamSpace": "slotnas.params",
+    "TensorParam": "slotnas.params",
+    "Slot": "slotnas.slot", "find_slots": "slotnas.slot", "holds_slots": "slotnas.slot",
     "search": "slotnas.runtime", "resume": "slotnas.runtime", "SearchResult": "slotnas.runtime",
     "Callback": "slotnas.callbacks", "Trial": "slotnas.trials", "TrialState": "slotnas.trials",
     "TrialStore": "slotnas.store",

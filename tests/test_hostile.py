@@ -70,3 +70,17 @@ def test_the_real_cli_on_bad_input_exits_2_with_one_line(tmp_path):
         assert proc.returncode == 2, (args, proc.stderr)
         assert "Traceback" not in proc.stderr and proc.stderr.strip().count("\n") == 0, (args, proc.stderr)
         assert proc.stderr.startswith("slotnas: error: ") or proc.stderr.startswith("error: "), proc.stderr
+
+
+@pytest.mark.parametrize("delay", [0.3, 1.5])
+def test_ctrl_c_during_start_up_exits_130_without_a_traceback(tmp_path, delay):
+    import signal
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    proc = subprocess.Popen([sys.executable, "-m", "slotnas.cli", "search", "--out", str(tmp_path)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=root)
+    time.sleep(delay)  # importing torch and building the run
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "Traceback" not in err and err.count("\n") <= 1, err
+    assert "interrupted" in err
