@@ -81,17 +81,16 @@ def _export(args: argparse.Namespace) -> int:
     import os
 
     from .arch_space.export import to_onnx
-    from .config import read_yaml
     from .metrics import count_params
-    from .runner import load_fixed
+    from .runner import load_fixed, read_best_arch
 
-    if not os.path.isfile(os.path.join(args.run_dir, "best_arch.yaml")):
-        raise SlotnasError(f"export: {args.run_dir!r} is not a finished run folder (no best_arch.yaml)")
+    best = read_best_arch(args.run_dir)
     model = load_fixed(args.run_dir)
     print(model)
     print(f"plain nn.Module {type(model).__name__}: {count_params(model):,} parameters, no Slot or mixed op left")
     if args.onnx:
-        to_onnx(model, read_yaml(os.path.join(args.run_dir, "best_arch.yaml"))["input_shape"], args.onnx)
+        os.makedirs(os.path.dirname(os.path.abspath(args.onnx)), exist_ok=True)
+        to_onnx(model, best["input_shape"], args.onnx)
         print(f"wrote {args.onnx}")
     print(f"in Python: slotnas.runner.load_fixed({args.run_dir!r})")
     return 0

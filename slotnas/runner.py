@@ -14,6 +14,7 @@ from .arch_space.construct import construct
 from .arch_space.export import fix
 from .arch_space.slotify import slotify
 from .data import DataBundle, build_data
+from .errors import SlotnasError
 from .estim import ESTIMATORS, Estimator, Trainer
 from .estim.base import arch_label
 from .metrics import METRICS, Metric
@@ -89,13 +90,55 @@ def load_fixed(run_dir: str) -> nn.Module:
     from .config import read_yaml, validate
 
     cfg = validate(read_yaml(os.path.join(run_dir, "config.yaml")))
-    best = read_yaml(os.path.join(run_dir, "best_arch.yaml"))
+    best = read_best_arch(run_dir)
     model, space = build_space(cfg, best["input_shape"], best["num_classes"])
     space.update(best["space"])
     fixed = fix(model).eval()
-    state = torch.load(os.path.join(run_dir, "best_model.pt"), map_location="cpu", weights_only=True)
-    fixed.load_state_dict(state)
+    fixed.load_state_dict(read_state_dict(os.path.join(run_dir, "best_model.pt"), fixed))
     return fixed
+
+
+def read_best_arch(run_dir: str) -> Dict[str, Any]:
+    """A run's best_arch.yaml, checked: ``input_shape`` (3 positive ints), ``num_classes``, ``space``."""
+    from .config import read_yaml
+
+    path = os.path.join(run_dir, "best_arch.yaml")
+    if not os.path.isfile(path):
+        raise SlotnasError(f"export: {run_dir!r} is not a finished run folder (no best_arch.yaml)")
+    best = read_yaml(path)
+    shape, classes = best.get("input_shape"), best.get("num_classes")
+    if not (isinstance(shape, list) and len(shape) == 3 and all(_positive_int(v) for v in shape)) \
+            or not _positive_int(classes) or not isinstance(best.get("space"), dict):
+        raise SlotnasError(f"export: {path} is damaged: expected input_shape [C, H, W], num_classes and space")
+    return best
+
+
+def _positive_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def read_state_dict(path: str, model: nn.Module) -> Dict[str, Any]:
+    """Weights for ``model`` from ``path`` (``weights_only=True``); a missing, damaged or foreign file is one line."""
+    import pickle
+    import zipfile
+
+    if not os.path.isfile(path):
+        raise SlotnasError(f"export: {path} is missing")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, pickle.UnpicklingError, EOFError, ValueError, zipfile.BadZipFile, OSError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SlotnasError(f"export: {path} is damaged or not a weights file ({reason[:200]})") from None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise SlotnasError(f"export: {path} is not a state dict of tensors")
+    own = model.state_dict()
+    missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
+    shapes = [k for k in own if k in state and state[k].shape != own[k].shape]
+    if missing or unexpected or shapes:
+        detail = (f"missing {missing[:3]}" if missing else f"unexpected {unexpected[:3]}" if unexpected
+                  else f"{shapes[0]} is {tuple(state[shapes[0]].shape)}, the model needs {tuple(own[shapes[0]].shape)}")
+        raise SlotnasError(f"export: {path} does not fit the architecture in best_arch.yaml ({detail})")
+    return state
 
 
 def results_table(trials: Sequence[Trial], ranked: Sequence[Trial], objective: str, top: int = 10) -> str:

@@ -1,5 +1,6 @@
 """Broken and hostile config files and --set values: one line, exit 2, quickly; never a traceback."""
 import os
+import re
 import subprocess
 import sys
 import time
@@ -84,3 +85,50 @@ def test_ctrl_c_during_start_up_exits_130_without_a_traceback(tmp_path, delay):
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130 and "Traceback" not in err and err.count("\n") <= 1, err
     assert "interrupted" in err
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    from slotnas.runtime import run_search
+
+    from .helpers import tiny_config
+
+    return run_search(tiny_config(tmp_path_factory.mktemp("export"), run={"budget": 2})).run_dir
+
+
+@pytest.mark.parametrize("damage, message", [
+    ("missing", r"best_model.pt is missing"),
+    ("truncated", r"best_model.pt is damaged or not a weights file"),
+    ("random", r"best_model.pt is damaged or not a weights file"),
+    ("foreign", r"best_model.pt does not fit the architecture in best_arch.yaml \(missing \["),
+    ("tensor", r"best_model.pt is not a state dict of tensors"),
+    ("arch", r"best_arch.yaml is damaged: expected input_shape \[C, H, W\], num_classes and space"),
+])
+def test_a_tampered_run_folder_gives_one_line_from_export(tmp_path, finished_run, capsys, damage, message):
+    import shutil
+
+    import torch
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(finished_run, run_dir)
+    weights = run_dir / "best_model.pt"
+    if damage == "missing":
+        weights.unlink()
+    elif damage == "truncated":
+        weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    elif damage == "random":
+        weights.write_bytes(os.urandom(4096))
+    elif damage == "foreign":
+        torch.save(torch.nn.Linear(3, 4).state_dict(), weights)
+    elif damage == "tensor":
+        torch.save(torch.zeros(3), weights)
+    else:
+        (run_dir / "best_arch.yaml").write_text("input_shape: [1, 8]\nnum_classes: 10\nspace: {}\n")
+    assert main(["export", str(run_dir)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert re.search(message, err) and err.count("\n") == 0, err
+
+
+def test_export_onnx_into_a_missing_folder(tmp_path, finished_run, capsys):
+    target = tmp_path / "new" / "deeper" / "model.onnx"
+    assert main(["export", finished_run, "--onnx", str(target)]) == 0 and target.is_file()
