@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import copy
 import os
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
+from typing import Any, Dict, List, Literal, Mapping, Optional, Sequence, Union
+
+from .constraints import NonNegativeInt, PositiveInt
 
 from .errors import ARCHITECTURE_FAILURES, SlotnasError
-from .registry import Registry, check_keys, check_options, component_options, type_matches
+from .registry import Registry, check_keys, check_options, check_value, component_options
 from .yaml_io import parse_yaml, read_yaml_file
 
 DEFAULT_CONFIG = os.path.join(os.path.dirname(__file__), "configs", "default.yaml")
@@ -15,23 +17,22 @@ TOP_KEYS = ("model", "template", "slots", "construct", "optim", "estim", "traine
             "objectives", "scheduler", "run")
 REQUIRED = ("construct",)
 RUN_OPTIONS: Dict[str, Any] = {  # key -> (type, default)
-    "seed": (int, 0),
+    "seed": (NonNegativeInt, 0),
     "out": (str, "runs"),
-    "budget": (int, 20),
-    "retrain_epochs": (Optional[int], None),
+    "budget": (PositiveInt, 20),
+    "retrain_epochs": (Optional[NonNegativeInt], None),
     "export_onnx": (bool, True),
     "progress": (bool, True),
     "resume": (Optional[str], None),
-    "workers": (Union[int, str], "auto"),
-    "executor": (str, "local"),
-    "threads": (Optional[int], None),
+    "workers": (Union[PositiveInt, Literal["auto"]], "auto"),
+    "executor": (Literal["local", "ray"], "local"),
+    "threads": (Optional[PositiveInt], None),
     "ray_address": (Optional[str], None),
     "resources": (dict, {"cpu": 1, "gpu": 0}),
     "callbacks": (list, []),
     "catch": (list, list(ARCHITECTURE_FAILURES)),
     "keep_checkpoints": (bool, False),
 }
-EXECUTORS = ("local", "ray")
 DEFAULT_SECTIONS: Dict[str, Any] = {
     "optim": {"type": "RandomSearch"},
     "estim": {"type": "SubNetEstim"},
@@ -152,22 +153,10 @@ def _validate_slots(rules: Any) -> List[Dict[str, Any]]:
 
 
 def _validate_construct(chain: Any) -> List[Dict[str, Any]]:
-    from .arch_space.candidates import CANDIDATES
-    from .arch_space.construct import CONSTRUCTORS
-    from .arch_space.mixed_ops import MIXED_OPS
+    from .arch_space.construct import check_step
 
     for i, step in enumerate(_validate_list("construct", chain)):
-        where = f"construct[{i}]"
-        if not isinstance(step, dict) or "type" not in step:
-            raise SlotnasError(f"{where}: needs 'type'; allowed: {', '.join(CONSTRUCTORS.names())}")
-        try:
-            CONSTRUCTORS.get(step["type"])
-            for name in step.get("candidates") or []:
-                CANDIDATES.get(name)
-            if "mixed" in step:
-                MIXED_OPS.get(step["mixed"])
-        except SlotnasError as exc:
-            raise SlotnasError(f"{where}: {exc}") from None
+        check_step(step, f"construct[{i}]")
     return chain
 
 
@@ -177,11 +166,7 @@ def _validate_run(run: Any) -> Dict[str, Any]:
     out = {}
     check_keys("run", run, list(RUN_OPTIONS), kind="option")
     for key, value in run.items():
-        if not type_matches(value, RUN_OPTIONS[key][0]):
-            from .registry import _hint_name
-
-            raise SlotnasError(f"run.{key}: expected {_hint_name(RUN_OPTIONS[key][0])}, "
-                               f"got {type(value).__name__} {value!r}")
+        check_value(f"run.{key}", value, RUN_OPTIONS[key][0])
         out[key] = value
     out = {key: out.get(key, copy.deepcopy(default)) for key, (_, default) in RUN_OPTIONS.items()}
     _check_run_values(out)
@@ -189,23 +174,14 @@ def _validate_run(run: Any) -> Dict[str, Any]:
 
 
 def _check_run_values(run: Dict[str, Any]) -> None:
-    """Ranges and names of the runtime keys (workers, executor, threads, resources, catch, callbacks)."""
+    """The run keys beyond their type hints: resources, catch and callbacks."""
     from .callbacks import resolve_callback
     from .runtime.evaluate import resolve_catch
 
-    workers = run["workers"]
-    if workers != "auto" and (not isinstance(workers, int) or workers < 1):
-        raise SlotnasError(f"run.workers: expected auto or an integer >= 1, got {workers!r}")
-    if run["executor"] not in EXECUTORS:
-        raise SlotnasError(f"run.executor: {run['executor']!r} not allowed; allowed: {', '.join(EXECUTORS)}")
-    if run["threads"] is not None and run["threads"] < 1:
-        raise SlotnasError(f"run.threads: expected an integer >= 1 (or null for cores / workers), got {run['threads']}")
     check_keys("run.resources", run["resources"], ["cpu", "gpu"])
     for key, value in run["resources"].items():
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
             raise SlotnasError(f"run.resources.{key}: expected a number >= 0, got {value!r}")
-    if run["budget"] < 1:
-        raise SlotnasError(f"run.budget: expected an integer >= 1, got {run['budget']}")
     resolve_catch(run["catch"])
     for i, spec in enumerate(run["callbacks"]):
         resolve_callback(spec, key=f"run.callbacks[{i}]")

@@ -7,6 +7,7 @@ from typing import Any, Callable, Iterable, Iterator, List, Optional, Sequence, 
 
 import torch
 
+from .constraints import Fraction, NonNegativeInt, PositiveInt
 from .errors import SlotnasError
 from .registry import Registry
 
@@ -78,8 +79,8 @@ def _stratified_split(y: Sequence[int], fractions: Sequence[float], seed: int) -
 
 
 @register_dataset("digits")
-def digits(batch_size: int = 64, val_fraction: float = 0.2, test_fraction: float = 0.2, image_size: int = 8,
-           channels: int = 1, seed: int = 0) -> DataBundle:
+def digits(batch_size: PositiveInt = 64, val_fraction: Fraction = 0.2, test_fraction: Fraction = 0.2,
+           image_size: PositiveInt = 8, channels: PositiveInt = 1, seed: NonNegativeInt = 0) -> DataBundle:
     """scikit-learn's 8x8 handwritten digits (1797 images, ships with scikit-learn), stratified split."""
     from sklearn.datasets import load_digits
 
@@ -132,22 +133,22 @@ def _cifar(cls_name: str, folder: str, root: str, batch_size: int, val_fraction:
 
 
 @register_dataset("cifar10")
-def cifar10(root: str, batch_size: int = 128, val_fraction: float = 0.1, augment: bool = True,
-            num_workers: int = 0, seed: int = 0) -> DataBundle:
+def cifar10(root: str, batch_size: PositiveInt = 128, val_fraction: Fraction = 0.1, augment: bool = True,
+            num_workers: NonNegativeInt = 0, seed: NonNegativeInt = 0) -> DataBundle:
     """CIFAR-10 from ``root/cifar-10-batches-py`` (never downloaded); val split from the train set."""
     return _cifar("CIFAR10", "cifar-10-batches-py", root, batch_size, val_fraction, augment, num_workers, seed)
 
 
 @register_dataset("cifar100")
-def cifar100(root: str, batch_size: int = 128, val_fraction: float = 0.1, augment: bool = True,
-             num_workers: int = 0, seed: int = 0) -> DataBundle:
+def cifar100(root: str, batch_size: PositiveInt = 128, val_fraction: Fraction = 0.1, augment: bool = True,
+             num_workers: NonNegativeInt = 0, seed: NonNegativeInt = 0) -> DataBundle:
     """CIFAR-100 from ``root/cifar-100-python`` (never downloaded); val split from the train set."""
     return _cifar("CIFAR100", "cifar-100-python", root, batch_size, val_fraction, augment, num_workers, seed)
 
 
 @register_dataset("image_folder")
-def image_folder(root: str, image_size: int = 32, batch_size: int = 64, val_fraction: float = 0.1,
-                 num_workers: int = 0, seed: int = 0) -> DataBundle:
+def image_folder(root: str, image_size: PositiveInt = 32, batch_size: PositiveInt = 64, val_fraction: Fraction = 0.1,
+                 num_workers: NonNegativeInt = 0, seed: NonNegativeInt = 0) -> DataBundle:
     """``root/train/<class>/*.png`` (+ optional ``root/val`` and ``root/test``) via torchvision ImageFolder."""
     import torchvision
     from torchvision import transforms as T
@@ -170,8 +171,8 @@ def image_folder(root: str, image_size: int = 32, batch_size: int = 64, val_frac
 
 
 @register_dataset("fake")
-def fake(size: int = 256, image_size: int = 32, channels: int = 3, num_classes: int = 10, batch_size: int = 32,
-         seed: int = 0) -> DataBundle:
+def fake(size: PositiveInt = 256, image_size: PositiveInt = 32, channels: PositiveInt = 3, num_classes: PositiveInt = 10,
+         batch_size: PositiveInt = 32, seed: NonNegativeInt = 0) -> DataBundle:
     """torchvision FakeData: random images, for smoke tests and latency-only searches."""
     import torchvision
     from torchvision import transforms as T

@@ -5,18 +5,25 @@ import collections.abc
 import difflib
 import inspect
 import typing
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Sequence, Tuple, TypeVar, Union
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Literal, Sequence, Tuple, TypeVar, Union
 
+from .constraints import Annotated, Length, Range, finite
 from .errors import SlotnasError
+
+CONSTRAINTS = (Range, Length)
 
 T = TypeVar("T")
 
 
 def did_you_mean(name: str, allowed: List[str]) -> str:
     """Return ' (did you mean X?)' when a close match exists, else ''."""
+    def norm(text: str) -> str:
+        return text.lower().replace("_", "").replace("-", "")
+
     name = str(name)
+    same = [a for a in allowed if norm(a) == norm(name)]  # SlotCNN -> slot_cnn
     prefixed = [a for a in allowed if a.startswith(name) or name.startswith(a)]
-    close = prefixed or difflib.get_close_matches(name, allowed, n=1, cutoff=0.6)
+    close = same or prefixed or difflib.get_close_matches(name, allowed, n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
@@ -126,19 +133,25 @@ def check_options(fn: Callable, label: str, options: Dict[str, Any], injected: S
             if open_ended:
                 continue
             raise SlotnasError(f"{label}: " + unknown_name_message("option", key, allowed))
-        hint = _hint(fn, key)
-        if hint is not None and not type_matches(value, hint):
-            raise SlotnasError(f"{label}.{key}: expected {_hint_name(hint)}, got {type(value).__name__} {value!r}")
+        check_value(f"{label}.{key}", value, _hint(fn, key))
     for name in allowed:
         if params[name].default is inspect.Parameter.empty and name not in options:
             raise SlotnasError(f"{label}: missing option {name!r}")
+
+
+def check_value(key_path: str, value: Any, hint: Any) -> None:
+    """Raise a one-line error naming ``key_path``, the value and what is allowed if ``value`` does not fit ``hint``."""
+    if hint is not None and not type_matches(value, hint):
+        shown = repr(value)
+        shown = shown if len(shown) <= 80 else shown[:77] + "..."
+        raise SlotnasError(f"{key_path}: expected {describe_hint(hint)}, got {type(value).__name__} {shown}")
 
 
 def _hint(fn: Callable, name: str) -> Any:
     targets = [c.__init__ for c in fn.__mro__ if "__init__" in vars(c)] if inspect.isclass(fn) else [fn]
     for target in targets:
         try:
-            hints = typing.get_type_hints(target)
+            hints = typing.get_type_hints(target, include_extras=True)
         except Exception:
             return None
         if name in hints:
@@ -147,10 +160,16 @@ def _hint(fn: Callable, name: str) -> Any:
 
 
 def type_matches(value: Any, hint: Any) -> bool:
-    """Loose runtime check of a config value against a type hint (int, float, str, list, dict, Optional)."""
+    """Runtime check of a config value against a type hint: int, float (finite), str, bool, Optional,
+    Union, Literal, lists and tuples (each item), dicts, and ``Annotated`` ranges (slotnas.constraints)."""
     origin = typing.get_origin(hint)
     if hint is Any or hint is None:
         return True
+    if origin is Annotated:
+        base, *extras = typing.get_args(hint)
+        return type_matches(value, base) and all(c.holds(value) for c in extras if isinstance(c, CONSTRAINTS))
+    if origin is Literal:
+        return any(value == v and type(value) is type(v) for v in typing.get_args(hint))
     if origin is Union:
         return any(type_matches(value, h) for h in typing.get_args(hint))
     if hint is type(None):
@@ -160,20 +179,38 @@ def type_matches(value: Any, hint: Any) -> bool:
     if hint is int:
         return isinstance(value, int) and not isinstance(value, bool)
     if hint is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and finite(value)
     if hint is str:
         return isinstance(value, str)
     if origin in (list, tuple, collections.abc.Sequence) or hint in (list, tuple):
-        return isinstance(value, (list, tuple))
+        if not isinstance(value, (list, tuple)):
+            return False
+        items = [a for a in typing.get_args(hint) if a is not Ellipsis]
+        if origin is tuple and len(items) > 1 and Ellipsis not in typing.get_args(hint):
+            return len(value) == len(items) and all(type_matches(v, h) for v, h in zip(value, items))
+        return not items or all(type_matches(v, items[0]) for v in value)
     if origin in (dict, collections.abc.Mapping) or hint is dict:
         return isinstance(value, dict)
     return True
 
 
-def _hint_name(hint: Any) -> str:
+def describe_hint(hint: Any) -> str:
+    """A type hint in words, as a config user reads it: 'int >= 1', 'a list of str', "one of 'a', 'b'"."""
     origin = typing.get_origin(hint)
+    if origin is Annotated:
+        base, *extras = typing.get_args(hint)
+        ranges = [c.describe() for c in extras if isinstance(c, CONSTRAINTS)]
+        return " ".join([describe_hint(base)] + ranges)
+    if origin is Literal:
+        return "one of " + ", ".join(repr(v) for v in typing.get_args(hint))
     if origin is Union:
-        return " or ".join(_hint_name(h) for h in typing.get_args(hint))
+        return " or ".join(describe_hint(h) for h in typing.get_args(hint))
+    if origin in (list, tuple, collections.abc.Sequence) and typing.get_args(hint):
+        items = [a for a in typing.get_args(hint) if a is not Ellipsis]
+        return f"a list of {describe_hint(items[0])}" if len(items) == 1 or Ellipsis in typing.get_args(hint) \
+            else f"[{', '.join(describe_hint(h) for h in items)}]"
+    if hint is type(None):
+        return "null"
     if origin is not None:
         return getattr(origin, "__name__", str(origin)).replace("Sequence", "list")
     return getattr(hint, "__name__", str(hint))

@@ -19,12 +19,14 @@ import math
 from dataclasses import dataclass
 from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Set, Tuple
 
+from .constraints import Annotated, PositiveInt, Range
 from .errors import SlotnasError
 from .pareto import costs, crowding_distance, non_dominated_sort
 from .registry import Registry
 
 SCHEDULERS = Registry("scheduler")
 Costs = Optional[Tuple[float, ...]]
+Eta = Annotated[int, Range(2)]  # the reduction factor between rungs
 
 
 class Job(NamedTuple):
@@ -90,14 +92,11 @@ class StopRule:
 class Scheduler:
     """Base: rungs, the results reported at each rung, and which trials were promoted from it."""
 
-    def __init__(self, max_fidelity: Optional[int] = None, min_fidelity: int = 1, eta: int = 3,
-                 fidelity_budget: Optional[int] = None) -> None:
+    def __init__(self, max_fidelity: Optional[PositiveInt] = None, min_fidelity: PositiveInt = 1, eta: Eta = 3,
+                 fidelity_budget: Optional[PositiveInt] = None) -> None:
         if not isinstance(max_fidelity, int) or max_fidelity < 1:
             raise SlotnasError(f"scheduler.max_fidelity: expected an integer >= 1 (default: the estimator's epochs), "
                                f"got {max_fidelity!r}")
-        if fidelity_budget is not None and (not isinstance(fidelity_budget, int) or fidelity_budget < 1):
-            raise SlotnasError(f"scheduler.fidelity_budget: expected an integer >= 1 (total epochs), "
-                               f"got {fidelity_budget!r}")
         self.fidelity_budget = math.inf if fidelity_budget is None else fidelity_budget
         self.spent = 0  # fidelity units handed out in jobs
         self.eta, self.max_fidelity = eta, max_fidelity
@@ -200,8 +199,8 @@ class SuccessiveHalving(Scheduler):
     """Synchronous successive halving: ``n`` new architectures at the lowest rung; when a rung is complete
     the top floor(n_k / eta) go up one rung; brackets repeat while new architectures are allowed."""
 
-    def __init__(self, max_fidelity: Optional[int] = None, min_fidelity: int = 1, eta: int = 3,
-                 n: Optional[int] = None, fidelity_budget: Optional[int] = None) -> None:
+    def __init__(self, max_fidelity: Optional[PositiveInt] = None, min_fidelity: PositiveInt = 1, eta: Eta = 3,
+                 n: Optional[PositiveInt] = None, fidelity_budget: Optional[PositiveInt] = None) -> None:
         super().__init__(max_fidelity, min_fidelity, eta, fidelity_budget)
         self.cycle = [(n or eta ** (len(self.rungs) - 1), 0)]  # (architectures, index of the first rung)
         self._pending: List[Tuple[int, int]] = []
@@ -261,8 +260,8 @@ class Hyperband(SuccessiveHalving):
     """Hyperband (Li et al. 2018): successive-halving brackets s = s_max .. s_max - brackets + 1, bracket s
     starting ceil((s_max + 1) / (s + 1) * eta^s) architectures at rung s_max - s; the cycle repeats."""
 
-    def __init__(self, max_fidelity: Optional[int] = None, min_fidelity: int = 1, eta: int = 3,
-                 brackets: Optional[int] = None, fidelity_budget: Optional[int] = None) -> None:
+    def __init__(self, max_fidelity: Optional[PositiveInt] = None, min_fidelity: PositiveInt = 1, eta: Eta = 3,
+                 brackets: Optional[PositiveInt] = None, fidelity_budget: Optional[PositiveInt] = None) -> None:
         super().__init__(max_fidelity, min_fidelity, eta, fidelity_budget=fidelity_budget)
         s_max = len(self.rungs) - 1
         count = s_max + 1 if brackets is None else brackets
@@ -280,12 +279,10 @@ class BOHB(Hyperband):
 
     model_based = True
 
-    def __init__(self, max_fidelity: Optional[int] = None, min_fidelity: int = 1, eta: int = 3,
-                 brackets: Optional[int] = None, min_points: Optional[int] = None,
-                 fidelity_budget: Optional[int] = None) -> None:
+    def __init__(self, max_fidelity: Optional[PositiveInt] = None, min_fidelity: PositiveInt = 1, eta: Eta = 3,
+                 brackets: Optional[PositiveInt] = None, min_points: Optional[PositiveInt] = None,
+                 fidelity_budget: Optional[PositiveInt] = None) -> None:
         super().__init__(max_fidelity, min_fidelity, eta, brackets, fidelity_budget)
-        if min_points is not None and (not isinstance(min_points, int) or min_points < 1):
-            raise SlotnasError(f"scheduler.min_points: expected an integer >= 1, got {min_points!r}")
         self.min_points = min_points
 
     def model_rung(self, default_points: int) -> Optional[int]:

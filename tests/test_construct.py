@@ -87,7 +87,7 @@ def test_construct_errors(tiny_net):
         construct(tiny_net, [{"type": "categorical", "candidate": ["NC3"]}])
     with pytest.raises(SlotnasError, match="slot 'a' has no choices of its own; give 'candidates'"):
         construct(tiny_net, [{"type": "mixed_op"}])
-    with pytest.raises(SlotnasError, match=r"mixed op 'gumbel': unknown option 'temp'"):
+    with pytest.raises(SlotnasError, match=r"constructor 'mixed_op' \(mixed op 'gumbel'\): unknown option 'temp'; allowed: tau, hard"):
         construct(tiny_net, [{"type": "mixed_op", "mixed": "gumbel", "temp": 1, "candidates": ["NC3"]}])
     with pytest.raises(SlotnasError, match="unknown candidate 'NC9'"):
         construct(tiny_net, [{"type": "categorical", "candidates": ["NC3", "NC9"]}])

@@ -139,12 +139,11 @@ def test_hyperband_finds_the_best_with_less_fidelity_than_random_search(tmp_path
 
 
 def test_bad_scheduler_options_stop_before_any_run_folder(tmp_path):
-    for options, message in (({"eta": 1}, r"^scheduler.eta: expected an integer >= 2, got 1$"),
+    for options, message in (({"eta": 1}, r"^scheduler \(ASHA\).eta: expected int >= 2, got int 1$"),
                              ({"min_fidelity": 50}, r"^scheduler.min_fidelity: expected 1 <= min_fidelity <= "
                                                     r"max_fidelity \(4\), got 50$")):
-        cfg = tiny_config(tmp_path, **{**SCHEDULED, "scheduler": {"type": "ASHA", **options}})
         with pytest.raises(SlotnasError, match=message):
-            run_search(cfg)
+            run_search(tiny_config(tmp_path, **{**SCHEDULED, "scheduler": {"type": "ASHA", **options}}))
     assert not list(tmp_path.iterdir())
 
 

@@ -4,6 +4,7 @@ from collections import Counter
 import pytest
 
 from slotnas.errors import SlotnasError
+from slotnas.registry import check_options
 from slotnas.schedulers import ASHA, BOHB, Hyperband, Job, SuccessiveHalving, ranked, rungs
 
 
@@ -104,8 +105,8 @@ def test_bohb_model_rung_is_the_highest_with_enough_successful_results():
     for i in range(4):
         fixed.on_result(i, 1, (float(i),))
     assert fixed.model_rung(99) == 1  # min_points wins over the default
-    with pytest.raises(SlotnasError, match="scheduler.min_points: expected an integer >= 1"):
-        BOHB(9, 1, 3, min_points=0)
+    with pytest.raises(SlotnasError, match=r"^scheduler \(BOHB\).min_points: expected int >= 1 or null, got int 0$"):
+        check_options(BOHB, "scheduler (BOHB)", {"min_points": 0})
 
 
 def test_stop_rule_keeps_the_top_ceil_k_over_eta_of_a_rung():

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable, Dict, List, Sequence
+from typing import Any, Callable, Dict, List, Sequence, Tuple
 
 import torch
 from torch import nn
 
+from ..constraints import PositiveInt
 from ..errors import SlotnasError
 from ..registry import Registry, import_attr
 from ..slot import Slot
@@ -23,8 +24,8 @@ def register_model(name: str) -> Callable:
 class SlotCNN(nn.Module):
     """A small CNN: conv stem, a chain of Slots given as [channels, stride] pairs, pooled linear head."""
 
-    def __init__(self, in_channels: int = 3, num_classes: int = 10, stem: int = 16,
-                 layout: Sequence[Sequence[int]] = ((16, 1), (32, 2), (32, 1), (64, 2))) -> None:
+    def __init__(self, in_channels: PositiveInt = 3, num_classes: PositiveInt = 10, stem: PositiveInt = 16,
+                 layout: Sequence[Tuple[PositiveInt, PositiveInt]] = ((16, 1), (32, 2), (32, 1), (64, 2))) -> None:
         super().__init__()
         self.stem = nn.Sequential(nn.Conv2d(in_channels, stem, 3, padding=1, bias=False), nn.BatchNorm2d(stem),
                                   nn.ReLU(inplace=True))
@@ -64,7 +65,10 @@ def resolve_model(type_name: str) -> Callable[..., nn.Module]:
                                "allowed: a registered model, torchvision:NAME, or module:Class of an nn.Module "
                                "subclass (register a factory with slotnas.arch_space.backbones.register_model)")
         return cls
-    return MODELS.get(type_name)
+    try:
+        return MODELS.get(type_name)
+    except SlotnasError as exc:
+        raise SlotnasError(f"model.type: {exc}") from None
 
 
 def build_model(spec: Dict[str, Any], input_shape: Sequence[int], num_classes: int) -> nn.Module:

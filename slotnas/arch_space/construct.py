@@ -9,7 +9,8 @@ from torch import nn
 
 from ..errors import SlotError, SlotnasError
 from ..params import Categorical, Param, ParamSpace
-from ..registry import Registry, check_options
+from ..constraints import Names
+from ..registry import Registry, check_options, check_value
 from ..slot import Slot, find_slots
 from .candidates import CANDIDATES, build_candidate
 from .export import module_device
@@ -37,11 +38,45 @@ def group_slots(slots: Sequence[Slot]) -> "OrderedDict[str, List[Slot]]":
 def _check_candidates(candidates: Optional[Sequence[str]], where: str) -> Optional[List[str]]:
     if candidates is None:
         return None  # each Slot's own choices
-    if isinstance(candidates, str) or not candidates:
-        raise SlotnasError(f"{where}: 'candidates' must be a non-empty list of candidate ids")
+    check_value(f"{where}.candidates", candidates, Optional[Names])
     for name in candidates:
         CANDIDATES.get(name)
     return list(candidates)
+
+
+def check_step(step: Any, where: str) -> Tuple[Constructor, str, Dict[str, Any]]:
+    """Check a ``{type, slots, **options}`` construct step without building anything.
+
+    Returns the constructor, the slot glob and the options; config validation and ``construct`` both
+    call this, so what is accepted before a run is exactly what construction accepts.
+    """
+    if not isinstance(step, Mapping) or "type" not in step:
+        raise SlotnasError(f"{where}: needs 'type'; allowed: {', '.join(CONSTRUCTORS)}")
+    options = dict(step)
+    label = options.pop("type")
+    try:
+        fn = CONSTRUCTORS.get(label)
+    except SlotnasError as exc:
+        raise SlotnasError(f"{where}: {exc}") from None
+    pattern = options.pop("slots", "*")
+    check_value(f"{where}.slots", pattern, str)
+    check_options(fn, where, options, injected=("slots", "space"))
+    try:
+        _check_candidates(options.get("candidates"), where)
+        if fn is mixed_op:
+            _mixed_op_class(options, where)
+    except SlotnasError as exc:
+        raise SlotnasError(str(exc) if str(exc).startswith(where) else f"{where}: {exc}") from None
+    return fn, pattern, options
+
+
+def _mixed_op_class(options: Mapping[str, Any], where: str) -> type:
+    """The mixed-op class a ``mixed_op`` step names, its own options checked against its signature."""
+    mixed = options.get("mixed", "weighted_sum")
+    op_cls = MIXED_OPS.get(mixed)
+    own = {k: v for k, v in options.items() if k not in ("candidates", "mixed")}
+    check_options(op_cls, f"{where} (mixed op {mixed!r})", own, injected=("candidates", "alpha", "param"))
+    return op_cls
 
 
 def slot_candidates(slot: Slot, candidates: Optional[List[str]], where: str) -> List[str]:
@@ -84,13 +119,12 @@ def _group_param(space: ParamSpace, name: str, fresh: Param, where: str) -> Para
 
 
 @register_constructor("mixed_op")
-def mixed_op(slots: Sequence[Slot], space: ParamSpace, candidates: Optional[Sequence[str]] = None,
+def mixed_op(slots: Sequence[Slot], space: ParamSpace, candidates: Optional[Names] = None,
              mixed: str = "weighted_sum", **options: Any) -> None:
     """Each Slot becomes a mixed op over ``candidates`` (default: its own choices); a group shares one parameter."""
     where = "constructor 'mixed_op'"
     candidates = _check_candidates(candidates, where)
-    op_cls = MIXED_OPS.get(mixed)
-    check_options(op_cls, f"mixed op {mixed!r}", options, injected=("candidates", "alpha", "param"))
+    op_cls = _mixed_op_class({"mixed": mixed, **options}, where)
     for name, members in group_slots(slots).items():
         names = _group_candidates(members, candidates, where)
         param = _group_param(space, name, op_cls.make_param(names, name), where)
@@ -100,7 +134,7 @@ def mixed_op(slots: Sequence[Slot], space: ParamSpace, candidates: Optional[Sequ
 
 
 @register_constructor("categorical")
-def categorical(slots: Sequence[Slot], space: ParamSpace, candidates: Optional[Sequence[str]] = None,
+def categorical(slots: Sequence[Slot], space: ParamSpace, candidates: Optional[Names] = None,
                 default: Optional[str] = None) -> None:
     """Each group of Slots gets a Categorical; its handler swaps in the chosen candidate (built once, cached).
 
@@ -219,15 +253,9 @@ def construct(model: nn.Module, chain: Sequence[Step], space: Optional[ParamSpac
     done: set = set()
     for step in chain:
         if callable(step):
-            fn, pattern, options, label = step, "*", {}, getattr(step, "__name__", repr(step))
+            fn, pattern, options = step, "*", {}
         else:
-            options = dict(step)
-            label = options.pop("type", None)
-            if label is None:
-                raise SlotnasError(f"construct step {dict(step)!r} needs 'type'; allowed: {', '.join(CONSTRUCTORS)}")
-            fn = CONSTRUCTORS.get(label)
-            pattern = options.pop("slots", "*")
-            check_options(fn, f"constructor {label!r}", options, injected=("slots", "space"))
+            fn, pattern, options = check_step(step, f"constructor {step.get('type')!r}")
         slots = [s for s in find_slots(model) if id(s) not in done and fnmatch.fnmatchcase(s.name, pattern)]
         while slots:
             fn(slots, space, **options)

@@ -1,12 +1,13 @@
 """Mixed ops: modules that combine a Slot's candidates under an architecture parameter."""
 from __future__ import annotations
 
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Literal, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..constraints import PositiveFloat
 from ..errors import SlotError
 from ..params import Categorical, Param, TensorParam
 from ..registry import Registry
@@ -95,7 +96,7 @@ class GumbelSum(_AlphaOp):
     """SNAS (soft) / GDAS (hard): Gumbel-softmax weights with temperature ``tau``."""
 
     def __init__(
-        self, candidates: Sequence[Tuple[str, nn.Module]], alpha: TensorParam, tau: float = 1.0, hard: bool = False
+        self, candidates: Sequence[Tuple[str, nn.Module]], alpha: TensorParam, tau: PositiveFloat = 1.0, hard: bool = False
     ) -> None:
         super().__init__(candidates, alpha)
         self.tau, self.hard = tau, hard
@@ -123,7 +124,7 @@ class BinaryGate(_AlphaOp):
     """ProxylessNAS: sample ``n_paths`` (1 or 2) paths; only the active one keeps activations."""
 
     def __init__(
-        self, candidates: Sequence[Tuple[str, nn.Module]], alpha: TensorParam, n_paths: int = 2
+        self, candidates: Sequence[Tuple[str, nn.Module]], alpha: TensorParam, n_paths: Literal[1, 2] = 2
     ) -> None:
         super().__init__(candidates, alpha)
         if n_paths not in (1, 2):

@@ -6,6 +6,7 @@ from typing import Any, Dict, Optional
 
 from torch import nn
 
+from ..constraints import NonNegativeInt, PositiveInt
 from ..params import Categorical
 from ..trials import Metrics
 from .base import Estimator, register_estimator
@@ -15,8 +16,8 @@ from .base import Estimator, register_estimator
 class SPOSEstim(Estimator):
     """Train the supernet with a uniformly sampled path per batch; evaluate subnets with shared weights."""
 
-    def __init__(self, *args: Any, supernet_epochs: int = 10, bn_batches: int = 5, seed: int = 0,
-                 **kwargs: Any) -> None:
+    def __init__(self, *args: Any, supernet_epochs: PositiveInt = 10, bn_batches: NonNegativeInt = 5,
+                 seed: NonNegativeInt = 0, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.supernet_epochs, self.bn_batches = supernet_epochs, bn_batches
         self.rng = random.Random(seed)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, Optional, Tuple
 
+from ..constraints import PositiveInt
 from ..errors import SlotnasError
 from ..trials import Metrics
 from .base import Estimator, register_estimator
@@ -23,7 +24,7 @@ class SubNetEstim(Estimator):
 
     parallel = True
 
-    def __init__(self, *args: Any, epochs: Optional[int] = None, fidelity: str = "epochs", **kwargs: Any) -> None:
+    def __init__(self, *args: Any, epochs: Optional[PositiveInt] = None, fidelity: str = "epochs", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if fidelity not in FIDELITIES:
             raise SlotnasError(f"estim.fidelity: {fidelity!r} not allowed; allowed: {', '.join(FIDELITIES)}")

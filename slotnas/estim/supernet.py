@@ -7,6 +7,7 @@ from typing import Any, Callable, Dict, Optional
 
 import torch
 
+from ..constraints import PositiveInt
 from ..arch_space.mixed_ops import MixedOp
 from ..data import shuffle_generators
 from ..optim.gradient import ArchBatch, GradientOptimizer
@@ -29,7 +30,7 @@ class SuperNetEstim(Estimator):
 
     accepts = "gradient"
 
-    def __init__(self, *args: Any, epochs: int = 10, one_level: bool = False, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, epochs: PositiveInt = 10, one_level: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.epochs, self.one_level = epochs, one_level
     def arch_loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..constraints import Dropout, NonNegativeFloat, PositiveFloat, PositiveInt, UnitInterval
 from ..errors import SlotnasError
 
 OPTIMIZERS = ("sgd", "adam")
@@ -37,9 +38,10 @@ def reset_weights(model: nn.Module) -> None:
 class Trainer:
     """Trains and evaluates a classifier; the weight optimizer never sees architecture tensors."""
 
-    def __init__(self, optimizer: str = "sgd", lr: float = 0.05, momentum: float = 0.9, weight_decay: float = 5e-4,
-                 nesterov: bool = True, scheduler: str = "cosine", epochs: int = 10, grad_clip: float = 5.0,
-                 label_smoothing: float = 0.0, device: str = "auto") -> None:
+    def __init__(self, optimizer: str = "sgd", lr: PositiveFloat = 0.05, momentum: UnitInterval = 0.9,
+                 weight_decay: NonNegativeFloat = 5e-4,
+                 nesterov: bool = True, scheduler: str = "cosine", epochs: PositiveInt = 10, grad_clip: NonNegativeFloat = 5.0,
+                 label_smoothing: Dropout = 0.0, device: str = "auto") -> None:
         if optimizer not in OPTIMIZERS:
             raise SlotnasError(f"trainer.optimizer: {optimizer!r} not allowed; allowed: {', '.join(OPTIMIZERS)}")
         if scheduler not in SCHEDULERS:

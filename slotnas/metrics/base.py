@@ -1,11 +1,12 @@
 """Metric interface and registry: ``compute(model) -> dict`` of named numbers."""
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Sequence
+from typing import Any, Callable, Dict, Optional, Sequence
 
 import torch
 from torch import nn
 
+from ..constraints import Shape
 from ..arch_space.export import module_device
 from ..registry import Registry
 
@@ -20,7 +21,7 @@ def register_metric(name: str) -> Callable:
 class Metric:
     """Computes properties of the current architecture; results are merged into the metrics dict."""
 
-    def __init__(self, input_shape: Any = None) -> None:
+    def __init__(self, input_shape: Optional[Shape] = None) -> None:
         self.input_shape = input_shape
 
     def compute(self, model: nn.Module) -> Dict[str, Any]:

@@ -6,6 +6,7 @@ from typing import Any, Dict, List, Mapping, Sequence, Union
 
 import torch
 
+from ..constraints import PositiveFloat
 from ..errors import SlotnasError
 
 MODES = ("add", "mul", "logmul")
@@ -25,7 +26,7 @@ class AggregateCriterion:
     Each leaves the loss unchanged at m == target; floats and tensors (differentiable) both work.
     """
 
-    def __init__(self, metric: str, mode: str = "add", coeff: float = 1.0, target: float = 1.0) -> None:
+    def __init__(self, metric: str, mode: str = "add", coeff: float = 1.0, target: PositiveFloat = 1.0) -> None:
         if mode not in MODES:
             raise SlotnasError(f"criterion.mode: {mode!r} not allowed; allowed: {', '.join(MODES)}")
         if target <= 0:

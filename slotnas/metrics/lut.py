@@ -11,6 +11,7 @@ from torch import nn
 
 from ..arch_space.construct import build_choice
 from ..arch_space.mixed_ops import MixedOp
+from ..constraints import Shape as InputShape
 from ..errors import SlotnasError
 from ..params import Categorical, ParamSpace, TensorParam
 from ..registry import component_options
@@ -155,7 +156,7 @@ class LatencyLUT:
 class LutLatencyMetric(Metric):
     """Latency predicted from a LatencyLUT JSON file (``latency_ms``); no export, microseconds per call."""
 
-    def __init__(self, table: str, input_shape: Optional[Sequence[int]] = None) -> None:
+    def __init__(self, table: str, input_shape: Optional[InputShape] = None) -> None:
         super().__init__(input_shape)
         self.lut = LatencyLUT.load(table)
         self.input_shape = self.lut.meta.get("input_shape", input_shape)

@@ -9,6 +9,7 @@ from typing import Any, Dict, Optional, Sequence, Union
 import numpy as np
 from torch import nn
 
+from ..constraints import NonNegativeInt, PositiveInt, Shape
 from ..arch_space.export import fix, to_onnx
 from ..errors import SlotnasError
 from .base import Metric, register_metric
@@ -21,7 +22,7 @@ STATISTICS = ("min", "median", "p90")
 class OnnxExportMetric(Metric):
     """Exports the current architecture, every mixed op resolved, to checked ONNX bytes (no temp files)."""
 
-    def __init__(self, input_shape: Optional[Sequence[int]] = None, opset: int = 17) -> None:
+    def __init__(self, input_shape: Optional[Shape] = None, opset: PositiveInt = 17) -> None:
         super().__init__(input_shape)
         self.opset = opset
 
@@ -48,8 +49,9 @@ class OrtLatencyMetric(Metric):
     minimum varied 2.4 % (CV) and the median 10 %.
     """
 
-    def __init__(self, input_shape: Optional[Sequence[int]] = None, provider: str = "cpu", threads: int = 1,
-                 warmup: int = 10, repeats: int = 50, batch_size: int = 1, opset: int = 17,
+    def __init__(self, input_shape: Optional[Shape] = None, provider: str = "cpu", threads: PositiveInt = 1,
+                 warmup: NonNegativeInt = 10, repeats: PositiveInt = 50, batch_size: PositiveInt = 1,
+                 opset: PositiveInt = 17,
                  statistic: str = "min") -> None:
         super().__init__(input_shape)
         if statistic not in STATISTICS:

@@ -5,6 +5,7 @@ import math
 import warnings
 from typing import Any, List, Optional
 
+from ..constraints import NonNegativeFloat, NonNegativeInt, PositiveInt
 from ..params import Categorical, Numeric, ParamSpace
 from ..trials import Trial
 from .base import Arch, DiscreteOptimizer, register_optimizer
@@ -22,8 +23,8 @@ class SkoptBO(DiscreteOptimizer):
 
     model_based = True
 
-    def __init__(self, space: ParamSpace, n_initial: int = 10, acq_func: str = "EI", n_points: int = 1000,
-                 xi: float = 0.01, **kwargs: Any) -> None:
+    def __init__(self, space: ParamSpace, n_initial: NonNegativeInt = 10, acq_func: str = "EI",
+                 n_points: PositiveInt = 1000, xi: NonNegativeFloat = 0.01, **kwargs: Any) -> None:
         super().__init__(space, **kwargs)
         import skopt  # lazy: importing scikit-optimize costs ~1 s
         from skopt.learning import GaussianProcessRegressor

@@ -4,6 +4,7 @@ from __future__ import annotations
 import collections
 from typing import Any, Deque, List, Optional, Tuple
 
+from ..constraints import PositiveInt, UnitInterval
 from ..errors import SlotnasError
 from ..params import ParamSpace
 from ..trials import Trial
@@ -56,8 +57,8 @@ class Generational(DiscreteOptimizer):
 class Evolution(Generational):
     """Generational GA (ModularNAS Alg. 5): survival of the best, tournament, crossover, mutation."""
 
-    def __init__(self, space: ParamSpace, population: int = 20, tournament_size: int = 3,
-                 crossover_prob: float = 0.5, mutation_rate: float = 0.2, **kwargs: Any) -> None:
+    def __init__(self, space: ParamSpace, population: PositiveInt = 20, tournament_size: PositiveInt = 3,
+                 crossover_prob: UnitInterval = 0.5, mutation_rate: UnitInterval = 0.2, **kwargs: Any) -> None:
         super().__init__(space, population, crossover_prob, mutation_rate, **kwargs)
         self.tournament_size = tournament_size
         self._survivors: List[Scored] = []
@@ -82,7 +83,7 @@ class Evolution(Generational):
 class RegularizedEvolution(DiscreteOptimizer):
     """Aging evolution (Real et al. 2019): mutate the tournament winner, drop the oldest member."""
 
-    def __init__(self, space: ParamSpace, population: int = 20, sample_size: int = 5, **kwargs: Any) -> None:
+    def __init__(self, space: ParamSpace, population: PositiveInt = 20, sample_size: PositiveInt = 5, **kwargs: Any) -> None:
         super().__init__(space, **kwargs)
         if population < 1 or sample_size < 1:
             raise SlotnasError("optim.population and optim.sample_size must be >= 1")

@@ -7,6 +7,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import torch
 from torch import nn
 
+from ..constraints import Beta, NonNegativeFloat, PositiveFloat
 from ..arch_space.mixed_ops import BinaryGate, GumbelSum, MixedOp, WeightedSum
 from ..errors import SlotnasError
 from ..params import ParamSpace, TensorParam
@@ -33,8 +34,8 @@ class GradientOptimizer(Optimizer):
     mixed_kind: type = WeightedSum
     mixed_name = "weighted_sum"
 
-    def __init__(self, space: ParamSpace, lr: float = 3e-4, betas: Sequence[float] = (0.5, 0.999),
-                 weight_decay: float = 1e-3, objective: str = "val_acc", mode: str = "max",
+    def __init__(self, space: ParamSpace, lr: PositiveFloat = 3e-4, betas: Tuple[Beta, Beta] = (0.5, 0.999),
+                 weight_decay: NonNegativeFloat = 1e-3, objective: str = "val_acc", mode: str = "max",
                  seed: Optional[int] = None) -> None:
         super().__init__(space, objective=objective, mode=mode, seed=seed)
         self.tensors = space.tensors()
@@ -171,7 +172,7 @@ class _GumbelOptim(GradientOptimizer):
     mixed_name = "gumbel"
     hard = False
 
-    def __init__(self, space: ParamSpace, tau_max: float = 10.0, tau_min: float = 0.1, schedule: str = "exp",
+    def __init__(self, space: ParamSpace, tau_max: PositiveFloat = 10.0, tau_min: PositiveFloat = 0.1, schedule: str = "exp",
                  **kwargs: Any) -> None:
         super().__init__(space, **kwargs)
         if schedule not in ("exp", "linear"):
@@ -220,8 +221,8 @@ class ProxylessNASOptim(GradientOptimizer):
     mixed_kind = BinaryGate
     mixed_name = "binary_gate"
 
-    def __init__(self, space: ParamSpace, lr: float = 6e-3, betas: Sequence[float] = (0.0, 0.999),
-                 weight_decay: float = 0.0, **kwargs: Any) -> None:
+    def __init__(self, space: ParamSpace, lr: PositiveFloat = 6e-3, betas: Tuple[Beta, Beta] = (0.0, 0.999),
+                 weight_decay: NonNegativeFloat = 0.0, **kwargs: Any) -> None:
         super().__init__(space, lr=lr, betas=betas, weight_decay=weight_decay, **kwargs)
 
     def weight_mode(self) -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Tuple
 
+from ..constraints import PositiveInt, UnitInterval
 from ..params import ParamSpace
 from ..pareto import check_objectives, costs, crowding_distance, non_dominated_sort
 from ..trials import Trial, TrialState
@@ -16,8 +17,8 @@ class NSGA2(Generational):
 
     min_population = 4
 
-    def __init__(self, space: ParamSpace, objectives: Optional[List[Dict[str, str]]] = None, population: int = 20,
-                 crossover_prob: float = 0.9, mutation_rate: float = 0.2, **kwargs: Any) -> None:
+    def __init__(self, space: ParamSpace, objectives: Optional[List[Dict[str, str]]] = None, population: PositiveInt = 20,
+                 crossover_prob: UnitInterval = 0.9, mutation_rate: UnitInterval = 0.2, **kwargs: Any) -> None:
         objectives = check_objectives(objectives or [{"metric": "val_acc", "mode": "max"},
                                                      {"metric": "params", "mode": "min"}])
         kwargs.setdefault("objective", objectives[0]["metric"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 import itertools
 from typing import Any, Iterator, List, Optional
 
+from ..constraints import PositiveInt
 from ..params import Categorical, Numeric, ParamSpace
 from .base import Arch, DiscreteOptimizer, register_optimizer
 
@@ -20,7 +21,7 @@ class RandomSearch(DiscreteOptimizer):
 class GridSearch(DiscreteOptimizer):
     """Every combination in order; a Numeric contributes ``points`` evenly spaced values."""
 
-    def __init__(self, space: ParamSpace, points: int = 5, shuffle: bool = False, **kwargs: Any) -> None:
+    def __init__(self, space: ParamSpace, points: PositiveInt = 5, shuffle: bool = False, **kwargs: Any) -> None:
         super().__init__(space, **kwargs)
         combos: Iterator = itertools.product(*(self._axis(p, points) for p in self.params))
         if shuffle:

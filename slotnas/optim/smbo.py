@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 from typing import Any, List, Optional
 
+from ..constraints import NonNegativeInt, PositiveFloat, PositiveInt, UnitInterval
 from ..errors import SlotnasError
 from ..params import ParamSpace
 from ..trials import Trial
@@ -22,9 +23,9 @@ class XGBoostSMBO(DiscreteOptimizer):
 
     model_based = True
 
-    def __init__(self, space: ParamSpace, n_initial: int = 10, n_candidates: int = 500,
-                 acquisition: str = "random", explore: float = 0.1, n_estimators: int = 100,
-                 max_depth: int = 4, learning_rate: float = 0.1, **kwargs: Any) -> None:
+    def __init__(self, space: ParamSpace, n_initial: NonNegativeInt = 10, n_candidates: PositiveInt = 500,
+                 acquisition: str = "random", explore: UnitInterval = 0.1, n_estimators: PositiveInt = 100,
+                 max_depth: PositiveInt = 4, learning_rate: PositiveFloat = 0.1, **kwargs: Any) -> None:
         super().__init__(space, **kwargs)
         if acquisition not in ACQUISITIONS:
             raise SlotnasError(f"optim.acquisition: {acquisition!r} not allowed; allowed: {', '.join(ACQUISITIONS)}")

@@ -7,6 +7,7 @@ from typing import Any, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ..constraints import Fraction, NonNegativeInt, PositiveFloat, PositiveInt
 from ..params import Categorical, Numeric, Param, ParamSpace
 from ..trials import Trial
 from .base import Arch, DiscreteOptimizer, arch_key, register_optimizer
@@ -72,8 +73,8 @@ class TPE(DiscreteOptimizer):
 
     model_based = True
 
-    def __init__(self, space: ParamSpace, n_initial: int = 10, gamma: float = 0.15, n_candidates: int = 24,
-                 prior_weight: float = 1.0, **kwargs: Any) -> None:
+    def __init__(self, space: ParamSpace, n_initial: NonNegativeInt = 10, gamma: Fraction = 0.15,
+                 n_candidates: PositiveInt = 24, prior_weight: PositiveFloat = 1.0, **kwargs: Any) -> None:
         super().__init__(space, **kwargs)
         from ..errors import SlotnasError
 

@@ -7,6 +7,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 import torch
 from torch import nn
 
+from ...constraints import Dropout
 from ...errors import SlotnasError
 from ...params import Categorical, ParamSpace
 from ...registry import check_keys
@@ -187,7 +188,7 @@ def _factory(spec: str, c_ins: List[int], widths: _Widths, node: int) -> Callabl
 
 def block(in_channels: int, num_classes: int, node_operations: List[Dict[str, Any]],
           chain_size: Optional[List[int]] = None, other_configs: Optional[Dict[str, List[Any]]] = None,
-          edge_operations: Optional[List[Dict[str, Any]]] = None, dropout: float = 0.0) -> BlockNet:
+          edge_operations: Optional[List[Dict[str, Any]]] = None, dropout: Dropout = 0.0) -> BlockNet:
     """Build the chain; nodes with more than one choice become Slots whose choices are the operations."""
     other_configs = other_configs or {}
     if chain_size is None:

@@ -13,6 +13,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import torch
 from torch import nn
 
+from ...constraints import PositiveInt
 from ...errors import SlotnasError
 from ...params import TensorParam
 from ...registry import check_keys
@@ -185,7 +186,7 @@ def _group_details(groups: Dict[int, str], details: Dict[str, Any]) -> Dict[int,
 
 
 def cell(in_channels: int, num_classes: int, num_cell_groups: Dict[int, str], cells_layout: List[int],
-         cell_groups_details: Dict[str, Any], init_channels: int = 16, stem_multiplier: int = 3,
+         cell_groups_details: Dict[str, Any], init_channels: PositiveInt = 16, stem_multiplier: PositiveInt = 3,
          affine: bool = True, head: str = "plain") -> CellNet:
     """DARTS-style network: Slots on every edge, grouped so that all cells of a group share parameters."""
     if head not in HEADS:

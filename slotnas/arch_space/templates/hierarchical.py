@@ -11,6 +11,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 import torch
 from torch import nn
 
+from ...constraints import PositiveInt
 from ...errors import SlotnasError
 from ...registry import check_keys
 from ...slot import Slot, holds_slots
@@ -210,7 +211,7 @@ class _Hierarchy:
         return Pattern(ordered, d["num_nodes"], nodes[-1][0]), nodes[-1][0]
 
 
-def hierarchical(in_channels: int, num_classes: int, primitive_operations: List[str], num_levels: int,
+def hierarchical(in_channels: int, num_classes: int, primitive_operations: List[str], num_levels: PositiveInt,
                  details_levels: List[Dict[str, Any]],
                  other_configs: Optional[Dict[str, List[Any]]] = None) -> HierarchicalNet:
     """Build the top-level graph; its searchable edges are Slots whose choices build lower-level motifs."""
