@@ -68,6 +68,12 @@ Fraction = Annotated[float, Range(0, 1, low_open=True, high_open=True)]  # stric
 UnitInterval = Annotated[float, Range(0, 1)]  # 0 and 1 included (probabilities, momentum)
 Beta = Annotated[float, Range(0, 1, high_open=True)]  # an Adam beta: [0, 1)
 Dropout = Annotated[float, Range(0, 1, high_open=True)]  # a drop or smoothing probability: [0, 1)
+# Structural counts that drive loops while a network is built: bounded so that a typo such as 4000000
+# nodes is refused at once instead of building for hours. Far above any published space (DARTS: 4
+# nodes per cell, 20 cells; Liu et al.'s hierarchical space: 3 levels, 14 nodes).
+NodeCount = Annotated[int, Range(1, 64)]
+LevelCount = Annotated[int, Range(1, 8)]
+LayerCount = Annotated[int, Range(1, 1000)]  # blocks in a chain, cells in a layout
 Shape = Annotated[List[PositiveInt], Length(1)]  # an input shape such as [3, 32, 32]
 Names = Annotated[List[str], Length(1)]  # a non-empty list of names, e.g. candidate ids
 

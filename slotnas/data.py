@@ -8,7 +8,7 @@ from typing import Any, Callable, Iterable, Iterator, List, Optional, Sequence, 
 import torch
 
 from .constraints import Fraction, NonNegativeInt, PositiveInt
-from .errors import SlotnasError
+from .errors import SlotnasError, blame
 from .registry import Registry
 
 DATASETS = Registry("dataset")
@@ -191,7 +191,9 @@ def fake(size: PositiveInt = 256, image_size: PositiveInt = 32, channels: Positi
 def build_data(spec: dict) -> DataBundle:
     """The DataBundle for a validated ``data:`` config section."""
     options = dict(spec)
-    return DATASETS.get(options.pop("type"))(**options)
+    name = options.pop("type")
+    with blame(f"data ({name})"):
+        return DATASETS.get(name)(**options)
 
 
 STATIC_SHAPES = {"cifar10": ((3, 32, 32), 10), "cifar100": ((3, 32, 32), 100)}

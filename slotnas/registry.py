@@ -27,9 +27,15 @@ def did_you_mean(name: str, allowed: List[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
+def shown(value: Any, limit: int = 80) -> str:
+    """``repr(value)`` cut to ``limit`` characters, for messages that quote what the user gave."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 def unknown_name_message(kind: str, name: str, allowed: List[str]) -> str:
     """One-line message for an unknown name: what was asked, what is allowed."""
-    return f"unknown {kind} {name!r}{did_you_mean(name, allowed)}; allowed: {', '.join(allowed)}"
+    return f"unknown {kind} {shown(name)}{did_you_mean(name, allowed)}; allowed: {', '.join(allowed)}"
 
 
 def check_keys(where: str, keys: Iterable[Any], allowed: Sequence[str], kind: str = "key") -> None:
@@ -142,9 +148,7 @@ def check_options(fn: Callable, label: str, options: Dict[str, Any], injected: S
 def check_value(key_path: str, value: Any, hint: Any) -> None:
     """Raise a one-line error naming ``key_path``, the value and what is allowed if ``value`` does not fit ``hint``."""
     if hint is not None and not type_matches(value, hint):
-        shown = repr(value)
-        shown = shown if len(shown) <= 80 else shown[:77] + "..."
-        raise SlotnasError(f"{key_path}: expected {describe_hint(hint)}, got {type(value).__name__} {shown}")
+        raise SlotnasError(f"{key_path}: expected {describe_hint(hint)}, got {type(value).__name__} {shown(value)}")
 
 
 def _hint(fn: Callable, name: str) -> Any:

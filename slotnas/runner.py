@@ -14,7 +14,7 @@ from .arch_space.construct import construct
 from .arch_space.export import fix
 from .arch_space.slotify import slotify
 from .data import DataBundle, build_data
-from .errors import SlotnasError
+from .errors import SlotnasError, blame
 from .estim import ESTIMATORS, Estimator, Trainer
 from .estim.base import arch_label
 from .metrics import METRICS, Metric
@@ -42,19 +42,23 @@ def build_space(cfg: Dict[str, Any], input_shape: Sequence[int], num_classes: in
     if "template" in cfg:
         from .arch_space.templates import build_template
 
-        model = build_template(cfg["template"], input_shape, num_classes)
+        with blame(f"template ({cfg['template'].get('type')})"):
+            model = build_template(cfg["template"], input_shape, num_classes)
     else:
         model = build_model(cfg["model"], input_shape, num_classes)
     if cfg["slots"]:
-        slotify(model, cfg["slots"])
-    return model, construct(model, cfg["construct"])
+        with blame("slots"):
+            slotify(model, cfg["slots"])
+    with blame("construct"):
+        return model, construct(model, cfg["construct"])
 
 
 def build_metric(spec: Dict[str, Any], input_shape: Sequence[int]) -> Metric:
     """A metric from its config; ``input_shape`` comes from the data unless the spec sets it."""
     options = component_options(spec)
     options.setdefault("input_shape", input_shape)
-    return METRICS.get(spec["type"])(**options)
+    with blame(f"metrics ({spec['type']})"):
+        return METRICS.get(spec["type"])(**options)
 
 
 def seed_everything(seed: int) -> None:
@@ -69,10 +73,13 @@ def build(cfg: Dict[str, Any], data: Optional[DataBundle] = None) -> Components:
     data = data or build_data(cfg["data"])
     model, space = build_space(cfg, data.input_shape, data.num_classes)
     metrics = [build_metric(m, data.input_shape) for m in cfg["metrics"]]
-    trainer = Trainer(**cfg["trainer"])
-    estim = ESTIMATORS.get(cfg["estim"]["type"])(model, space, data, trainer, metrics=metrics,
-                                                  criterion=CriterionChain(cfg["criterion"]),
-                                                  **component_options(cfg["estim"]))
+    with blame("trainer"):
+        trainer = Trainer(**cfg["trainer"])
+    with blame("criterion"):
+        criterion = CriterionChain(cfg["criterion"])
+    with blame(f"estim ({cfg['estim']['type']})"):
+        estim = ESTIMATORS.get(cfg["estim"]["type"])(model, space, data, trainer, metrics=metrics,
+                                                      criterion=criterion, **component_options(cfg["estim"]))
     return Components(data, model, space, trainer, metrics, estim)
 
 
@@ -82,7 +89,8 @@ def build_optimizer(cfg: Dict[str, Any], space: ParamSpace) -> Optimizer:
     options = component_options(cfg["optim"])
     if "objectives" in cfg and "objectives" in signature_options(cls)[0]:
         options.setdefault("objectives", cfg["objectives"])
-    return cls(space, seed=cfg["run"]["seed"], **options)
+    with blame(f"optim ({cfg['optim']['type']})"):
+        return cls(space, seed=cfg["run"]["seed"], **options)
 
 
 def load_fixed(run_dir: str) -> nn.Module:

@@ -3,6 +3,7 @@ import inspect
 import math
 
 import pytest
+import yaml
 
 from slotnas import SlotnasError
 from slotnas.cli import main
@@ -121,3 +122,27 @@ def test_cli_range_error_is_one_line_exit_2_before_any_run_folder(tmp_path, caps
     assert code == 2
     assert err.splitlines() == [err] and "data (digits).val_fraction: expected float in (0, 1), got float 1.5" in err
     assert "Traceback" not in err and not (tmp_path / "runs").exists()
+
+
+def test_errors_only_a_builder_can_find_name_the_config_key(tmp_path, monkeypatch, capsys):
+    """A user model whose constructor raises, a dataset that cannot be split: one line with the key, exit 2."""
+    (tmp_path / "brokenmodel.py").write_text(
+        "from torch import nn\n\n"
+        "class Broken(nn.Module):\n"
+        "    def __init__(self, num_classes=10):\n"
+        "        super().__init__()\n"
+        "        raise ValueError('width must be even')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    config = tmp_path / "broken.yaml"
+    config.write_text(yaml.safe_dump({**TINY, "model": {"type": "brokenmodel:Broken"}, "construct": []}))
+    code = main(["describe", str(config)])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err == "slotnas: error: model (brokenmodel:Broken): ValueError: width must be even"
+    code = main(["search", "--set", "data.val_fraction=0.9999", "--out", str(tmp_path / "runs")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err.startswith("slotnas: error: data (digits): ValueError: ") and "\n" not in err
+    with pytest.raises(ValueError, match="width must be even"):  # --debug: the original exception as the cause
+        try:
+            main(["--debug", "describe", str(config)])
+        except SlotnasError as exc:
+            raise exc.__cause__

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from ..constraints import PositiveInt
-from ..errors import SlotnasError
+from ..errors import SlotnasError, blame
 from ..registry import Registry, import_attr
 from ..slot import Slot
 
@@ -80,7 +80,5 @@ def build_model(spec: Dict[str, Any], input_shape: Sequence[int], num_classes: i
         options["num_classes"] = num_classes
     if "in_channels" not in options and _accepts(target, "in_channels", via_kwargs=False):
         options["in_channels"] = input_shape[0]
-    try:
+    with blame(f"model ({spec['type']})"):
         return builder(**options)
-    except TypeError as exc:
-        raise SlotnasError(f"model: {exc}") from None

@@ -25,7 +25,7 @@ def build_template(spec: Dict[str, Any], input_shape: Sequence[int], num_classes
 
 def check_template(spec: Any) -> Dict[str, Any]:
     """Validate the ``template:`` section's type and options (structure errors surface when built)."""
-    from ...errors import SlotnasError
+    from ...errors import SlotnasError, blame
 
     if not isinstance(spec, dict) or "type" not in spec:
         raise SlotnasError(f"template: needs 'type'; allowed: {', '.join(TEMPLATES.names())}")
@@ -35,7 +35,8 @@ def check_template(spec: Any) -> Dict[str, Any]:
         raise SlotnasError(f"template.type: {exc}") from None
     options = component_options(spec)
     check_options(fn, f"template ({spec['type']})", options, injected=("in_channels", "num_classes"))
-    fn(in_channels=3, num_classes=10, **options)  # structure errors now, before any data or training
+    with blame(f"template ({spec['type']})"):
+        fn(in_channels=3, num_classes=10, **options)  # structure errors now, before any data or training
     return dict(spec)
 
 

@@ -7,10 +7,10 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 import torch
 from torch import nn
 
-from ...constraints import Dropout
+from ...constraints import Dropout, LayerCount
 from ...errors import SlotnasError
 from ...params import Categorical, ParamSpace
-from ...registry import check_keys
+from ...registry import check_keys, check_value
 from ...slot import Slot
 from ..export import active
 from .spec import build_op, classifier, edge_ends, expand_choices, format_op, parse_op
@@ -187,14 +187,13 @@ def _factory(spec: str, c_ins: List[int], widths: _Widths, node: int) -> Callabl
 
 
 def block(in_channels: int, num_classes: int, node_operations: List[Dict[str, Any]],
-          chain_size: Optional[List[int]] = None, other_configs: Optional[Dict[str, List[Any]]] = None,
+          chain_size: Optional[Tuple[LayerCount, LayerCount]] = None, other_configs: Optional[Dict[str, List[Any]]] = None,
           edge_operations: Optional[List[Dict[str, Any]]] = None, dropout: Dropout = 0.0) -> BlockNet:
     """Build the chain; nodes with more than one choice become Slots whose choices are the operations."""
     other_configs = other_configs or {}
     if chain_size is None:
         chain_size = [len(node_operations)] * 2
-    if not (isinstance(chain_size, list) and len(chain_size) == 2 and 1 <= chain_size[0]):
-        raise SlotnasError(f"template.chain_size: expected [min, max] with min >= 1, got {chain_size!r}")
+    check_value("template.chain_size", chain_size, Tuple[LayerCount, LayerCount])
     low, high = chain_size
     if low > high:
         raise SlotnasError(f"template.chain_size: min ({low}) > max ({high})")

@@ -8,26 +8,26 @@ returns the last node instead of concatenating them, ``cell: resnet`` makes a fi
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+import inspect
+from typing import Any, Callable, Dict, List, Literal, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
 
-from ...constraints import PositiveInt
+from ...constraints import Length, NodeCount, Names, PositiveInt, Annotated
 from ...errors import SlotnasError
 from ...params import TensorParam
-from ...registry import check_keys
+from ...registry import check_options, check_value
 from ...slot import Slot
 from .. import ops
 from ..mixed_ops import MixedOp
 from ..published import ReLUConvBN, ResNetBasicBlock, SearchOp
 from .spec import classifier, op_factory
 
-DETAIL_KEYS = ("num_nodes_per_cell", "num_init_nodes", "num_init_inputs", "primitive_operations", "reduction",
-               "preprocess", "output", "cell")
 OUTPUTS = ("concat", "last")
 CELL_KINDS = ("searched", "resnet")
 HEADS = ("plain", "bn_relu")
+CellsLayout = Annotated[List[int], Length(1, 1000)]  # the group id of each cell, in order
 
 
 def _edge_op(spec: str, channels: int, stride: int, affine: bool) -> Callable[[], nn.Module]:
@@ -158,39 +158,35 @@ class CellNet(nn.Module):
         return self.head(outputs[-1] if self.lastact is None else self.lastact(outputs[-1]))
 
 
+def cell_group_schema(cell: Literal[CELL_KINDS] = "searched", num_nodes_per_cell: NodeCount = 4,
+                      num_init_nodes: Optional[NodeCount] = None, num_init_inputs: Optional[NodeCount] = 2,
+                      primitive_operations: Optional[Names] = None, reduction: Optional[bool] = None,
+                      preprocess: bool = True, output: Literal[OUTPUTS] = "concat") -> None:
+    """One cell group's details: the options ``check_options`` checks (``num_init_inputs``: edges each node
+    keeps on export, null for every edge's argmax; ``num_init_nodes`` defaults to 1 for resnet, else 2)."""
+
+
 def _group_details(groups: Dict[int, str], details: Dict[str, Any]) -> Dict[int, Dict[str, Any]]:
+    check_value("template.cell_groups_details", details, Dict[str, Any])
     per_group = all(isinstance(v, dict) for v in details.values()) and set(details) <= set(groups.values())
+    defaults = {k: p.default for k, p in inspect.signature(cell_group_schema).parameters.items()}
     out = {}
     for gid, name in groups.items():
         d = dict(details[name]) if per_group else dict(details)
-        check_keys(f"template cell group {name!r}", d, DETAIL_KEYS)
-        d.setdefault("cell", "searched")
-        d.setdefault("num_nodes_per_cell", 4)
-        d.setdefault("num_init_nodes", 1 if d["cell"] == "resnet" else 2)
-        d.setdefault("num_init_inputs", 2)
-        d.setdefault("reduction", name == "reduction")
-        d.setdefault("preprocess", True)
-        d.setdefault("output", "concat")
-        for key, allowed in (("cell", CELL_KINDS), ("output", OUTPUTS)):
-            if d[key] not in allowed:
-                raise SlotnasError(f"template cell group {name!r}: {key} {d[key]!r} not allowed; "
-                                   f"allowed: {', '.join(allowed)}")
-        if d["cell"] == "searched" and not d.get("primitive_operations"):
+        check_options(cell_group_schema, f"template cell group {name!r}", d)
+        d = {**defaults, "reduction": name == "reduction", **d}
+        if d["num_init_nodes"] is None:
+            d["num_init_nodes"] = 1 if d["cell"] == "resnet" else 2
+        if d["cell"] == "searched" and not d["primitive_operations"]:
             raise SlotnasError(f"template cell group {name!r}: primitive_operations must be a non-empty list")
-        keep = d["num_init_inputs"]
-        if keep is not None and not (isinstance(keep, int) and keep > 0):
-            raise SlotnasError(f"template cell group {name!r}: num_init_inputs must be an integer > 0 (edges each node "
-                               f"keeps on export) or null (every edge's argmax), got {d['num_init_inputs']!r}")
         out[gid] = d
     return out
 
 
-def cell(in_channels: int, num_classes: int, num_cell_groups: Dict[int, str], cells_layout: List[int],
+def cell(in_channels: int, num_classes: int, num_cell_groups: Dict[int, str], cells_layout: CellsLayout,
          cell_groups_details: Dict[str, Any], init_channels: PositiveInt = 16, stem_multiplier: PositiveInt = 3,
-         affine: bool = True, head: str = "plain") -> CellNet:
+         affine: bool = True, head: Literal[HEADS] = "plain") -> CellNet:
     """DARTS-style network: Slots on every edge, grouped so that all cells of a group share parameters."""
-    if head not in HEADS:
-        raise SlotnasError(f"template.head: {head!r} not allowed; allowed: {', '.join(HEADS)}")
     groups = {int(k): str(v) for k, v in num_cell_groups.items()}
     for position, gid in enumerate(cells_layout):
         if gid not in groups:

@@ -11,9 +11,9 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 import torch
 from torch import nn
 
-from ...constraints import PositiveInt
+from ...constraints import Annotated, LevelCount, NodeCount, Range
 from ...errors import SlotnasError
-from ...registry import check_keys
+from ...registry import check_keys, check_value
 from ...slot import Slot, holds_slots
 from .. import ops
 from .spec import Op, classifier, edge_ends, expand_choices, op_factory
@@ -69,8 +69,7 @@ def _pairs(num_nodes: int, topology: str) -> List[Edge]:
 
 
 def _level_details(num_levels: int, details_levels: List[Dict[str, Any]]) -> Dict[int, Dict[str, Any]]:
-    if not isinstance(num_levels, int) or num_levels < 1:
-        raise SlotnasError(f"template.num_levels: expected an integer >= 1, got {num_levels!r}")
+    check_value("template.num_levels", num_levels, LevelCount)
     if not isinstance(details_levels, list):
         raise SlotnasError("template.details_levels: expected a list of {num_level, num_nodes, ...}")
     levels: Dict[int, Dict[str, Any]] = {}
@@ -83,10 +82,8 @@ def _level_details(num_levels: int, details_levels: List[Dict[str, Any]]) -> Dic
         if not isinstance(level, int) or not 1 <= level <= num_levels or level in levels:
             raise SlotnasError(f"{where}: num_level must be a distinct integer in 1..{num_levels}")
         d = {"num_motifs": 1, "topology": "dense", "edge_operations": [], **entry}
-        if not isinstance(d.get("num_nodes"), int) or d["num_nodes"] < 2:
-            raise SlotnasError(f"{where}: num_nodes must be an integer >= 2, got {d.get('num_nodes')!r}")
-        if not isinstance(d["num_motifs"], int) or d["num_motifs"] < 1:
-            raise SlotnasError(f"{where}: num_motifs must be an integer >= 1, got {d['num_motifs']!r}")
+        check_value(f"{where}.num_nodes", d.get("num_nodes"), Annotated[int, Range(2, 64)])
+        check_value(f"{where}.num_motifs", d["num_motifs"], NodeCount)
         if level == num_levels and d["num_motifs"] != 1:
             raise SlotnasError(f"{where}: the top level is the network's one graph; num_motifs must be 1")
         if d["topology"] not in TOPOLOGIES:
@@ -211,7 +208,7 @@ class _Hierarchy:
         return Pattern(ordered, d["num_nodes"], nodes[-1][0]), nodes[-1][0]
 
 
-def hierarchical(in_channels: int, num_classes: int, primitive_operations: List[str], num_levels: PositiveInt,
+def hierarchical(in_channels: int, num_classes: int, primitive_operations: List[str], num_levels: LevelCount,
                  details_levels: List[Dict[str, Any]],
                  other_configs: Optional[Dict[str, List[Any]]] = None) -> HierarchicalNet:
     """Build the top-level graph; its searchable edges are Slots whose choices build lower-level motifs."""
