@@ -1,4 +1,4 @@
-"""Config: YAML (safe_load) -> validated dict; ``--set a.b=c`` overrides; one-line errors naming the key."""
+"""Config: YAML (safe_load) -> validated dict with defaults; one-line errors naming the key (overrides: overrides.py)."""
 from __future__ import annotations
 
 import copy
@@ -9,7 +9,8 @@ from .constraints import NonNegativeInt, PositiveInt
 
 from .errors import ARCHITECTURE_FAILURES, SlotnasError
 from .registry import Registry, check_keys, check_options, check_value, component_options
-from .yaml_io import parse_yaml, read_yaml_file
+from .overrides import apply_overrides, check_assignments
+from .yaml_io import read_yaml_file
 
 DEFAULT_CONFIG = os.path.join(os.path.dirname(__file__), "configs", "default.yaml")
 
@@ -67,45 +68,10 @@ def read_yaml(path: str) -> Dict[str, Any]:
     return data
 
 
-def check_assignments(assignments: Sequence[str]) -> None:
-    """Every ``--set`` is KEY=VALUE (checked before any file is read: ``--set run.budget 3`` would
-    otherwise take ``3`` for the config file)."""
-    for assignment in assignments:
-        if not isinstance(assignment, str) or "=" not in assignment or not assignment.partition("=")[0].strip():
-            raise SlotnasError(f"--set {assignment!r}: expected KEY=VALUE with no spaces around '=', "
-                               "e.g. --set run.budget=3")
-
-
-def apply_override(cfg: Dict[str, Any], assignment: str) -> None:
-    """Apply one ``a.b.c=value`` (value parsed as YAML; list items by index) to ``cfg`` in place."""
-    check_assignments([assignment])
-    path, _, raw = assignment.partition("=")
-    keys = path.strip().split(".")
-    value = parse_yaml(raw, f"--set {path.strip()}") if raw.strip() else None
-    node: Any = cfg
-    for i, key in enumerate(keys):
-        last = i == len(keys) - 1
-        if isinstance(node, list):
-            if not key.isdigit() or int(key) >= len(node):
-                raise SlotnasError(f"--set {path}: {'.'.join(keys[:i]) or 'list'} has no item {key!r}")
-            key = int(key)  # type: ignore[assignment]
-        elif not isinstance(node, dict):
-            raise SlotnasError(f"--set {path}: {'.'.join(keys[:i])} is not a section")
-        if last:
-            node[key] = value
-        else:
-            if isinstance(node, dict) and key not in node:
-                node[key] = {}
-            node = node[key]
-
-
 def load_config(path: Optional[str] = None, overrides: Sequence[str] = ()) -> Dict[str, Any]:
     """Read, override and validate a config (the embedded default when ``path`` is None)."""
-    check_assignments(overrides)
-    cfg = read_yaml(path or DEFAULT_CONFIG)
-    for assignment in overrides:
-        apply_override(cfg, assignment)
-    return validate(cfg)
+    check_assignments(overrides)  # before the file is read: '--set run.budget 3' must not read a file '3'
+    return validate(apply_overrides(read_yaml(path or DEFAULT_CONFIG), overrides))
 
 
 def _component(section: str, spec: Any, registry: Registry, kind: Optional[str] = None) -> Dict[str, Any]:
@@ -158,6 +124,16 @@ def _validate_construct(chain: Any) -> List[Dict[str, Any]]:
     for i, step in enumerate(_validate_list("construct", chain)):
         check_step(step, f"construct[{i}]")
     return chain
+
+
+def _resolve_auto_mixed(cfg: Dict[str, Any], optimizers: Registry) -> None:
+    """A ``mixed_op`` step without ``mixed`` or at ``mixed: auto`` gets the optimizer's mixed op (index for
+    discrete optimizers, weighted_sum for DARTS, gumbel for SNAS/GDAS, binary_gate for ProxylessNAS)."""
+    if not isinstance(cfg["construct"], list):
+        return  # _validate_construct reports it
+    for step in cfg["construct"]:
+        if isinstance(step, dict) and step.get("type") == "mixed_op" and step.get("mixed", "auto") == "auto":
+            step["mixed"] = optimizers.get(cfg["optim"]["type"]).mixed_name
 
 
 def _validate_run(run: Any) -> Dict[str, Any]:
@@ -219,9 +195,10 @@ def validate(raw: Mapping[str, Any]) -> Dict[str, Any]:
 
         cfg["template"] = check_template(cfg["template"])
     cfg["slots"] = _validate_slots(cfg["slots"])
-    cfg["construct"] = _validate_construct(cfg["construct"])
     for section in ("optim", "estim", "data"):
         cfg[section] = _component(section, cfg[section], registries[section])
+    _resolve_auto_mixed(cfg, registries["optim"])
+    cfg["construct"] = _validate_construct(cfg["construct"])
     from .estim.trainer import Trainer
 
     if not isinstance(cfg["trainer"], dict):
@@ -236,6 +213,10 @@ def validate(raw: Mapping[str, Any]) -> Dict[str, Any]:
         cfg["objectives"] = check_objectives(cfg["objectives"])
     raw_run = cfg.get("run", {})
     cfg["run"] = _validate_run(raw_run)
+    if cfg["run"]["executor"] == "local":  # Ray workers may have devices this process does not
+        from .estim.trainer import pick_device
+
+        pick_device(cfg["trainer"].get("device", "auto"))
     _check_pairing(cfg, registries)
     if "scheduler" in cfg:
         budget_given = isinstance(raw_run, dict) and "budget" in raw_run

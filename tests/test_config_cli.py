@@ -6,7 +6,8 @@ import yaml
 
 from slotnas import SlotnasError
 from slotnas.cli import main
-from slotnas.config import DEFAULT_CONFIG, apply_override, load_config, validate
+from slotnas.config import DEFAULT_CONFIG, load_config, validate
+from slotnas.overrides import apply_override
 
 from .helpers import TINY
 

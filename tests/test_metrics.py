@@ -9,6 +9,7 @@ from slotnas.arch_space.export import fix
 from slotnas.metrics import (AggregateCriterion, CriterionChain, FlopsMetric, LatencyLUT, LutLatencyMetric,
                              OnnxExportMetric, OrtLatencyMetric, ParamsMetric, count_params)
 from slotnas.metrics.lut import slot_contexts
+from slotnas.registry import check_options
 
 from .conftest import TinyNet
 
@@ -73,8 +74,8 @@ def test_ort_latency_reports_statistics_and_checks_options(tiny_net):
     assert result["latency_ms"] == result["latency_min_ms"]
     median = OrtLatencyMetric(input_shape=(1, 8, 8), warmup=1, repeats=5, statistic="median").compute(tiny_net)
     assert median["latency_ms"] == median["latency_median_ms"]
-    with pytest.raises(SlotnasError, match="statistic"):
-        OrtLatencyMetric(statistic="mean")
+    with pytest.raises(SlotnasError, match="^ort_latency.statistic: expected one of 'min', 'median', 'p90', got str 'mean'$"):
+        check_options(OrtLatencyMetric, "ort_latency", {"statistic": "mean"})  # what the config check runs
     with pytest.raises(SlotnasError, match=r"provider: 'NopeExecutionProvider' not available here; allowed: .*CPUExecutionProvider"):
         OrtLatencyMetric(input_shape=(1, 8, 8), provider="NopeExecutionProvider").compute(tiny_net)
     with pytest.raises(SlotnasError, match="input_shape is unknown"):

@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import Any, List, Tuple
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import slotnas
@@ -89,7 +89,7 @@ mutations = st.sampled_from(sorted(SHIPPED)).flatmap(lambda name: st.tuples(
 @given(mutations)
 def test_a_mutated_shipped_config_is_buildable_or_refused_in_one_line(mutation):
     name, path, kind, value = mutation
-    check_outcome(mutate(SHIPPED[name], path, kind, value), name)
+    event(check_outcome(mutate(SHIPPED[name], path, kind, value), name))  # pytest --hypothesis-show-statistics
 
 
 # The nastiest cases met while writing the property above, kept as plain regression tests.

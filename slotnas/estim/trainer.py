@@ -20,10 +20,23 @@ class NonFiniteLoss(RuntimeError):
 
 
 def pick_device(name: str = "auto") -> torch.device:
-    """CUDA when present and asked for ('auto' or 'cuda'), else CPU."""
+    """CUDA when present for 'auto'; otherwise the named device, which must exist on this machine."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError):
+        raise SlotnasError(f"trainer.device: {name!r} is not a device; allowed: auto, cpu, cuda, cuda:N, mps") from None
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0 or (device.index is not None and device.index >= count):
+            raise SlotnasError(f"trainer.device: {name!r} but this machine has {count} CUDA device(s); "
+                               f"allowed: auto, cpu" + (f", cuda:0..{count - 1}" if count else ""))
+    elif device.type == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
+        raise SlotnasError(f"trainer.device: {name!r} but MPS is not available here; allowed: auto, cpu")
+    elif device.type not in ("cpu", "cuda", "mps"):
+        raise SlotnasError(f"trainer.device: {name!r} is not supported; allowed: auto, cpu, cuda, cuda:N, mps")
+    return device
 
 
 def reset_weights(model: nn.Module) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import io
 import statistics
 import time
-from typing import Any, Dict, Optional, Sequence, Union
+from typing import Any, Dict, Literal, Optional, Sequence, Union
 
 import numpy as np
 from torch import nn
@@ -52,10 +52,8 @@ class OrtLatencyMetric(Metric):
     def __init__(self, input_shape: Optional[Shape] = None, provider: str = "cpu", threads: PositiveInt = 1,
                  warmup: NonNegativeInt = 10, repeats: PositiveInt = 50, batch_size: PositiveInt = 1,
                  opset: PositiveInt = 17,
-                 statistic: str = "min") -> None:
+                 statistic: Literal[STATISTICS] = "min") -> None:
         super().__init__(input_shape)
-        if statistic not in STATISTICS:
-            raise SlotnasError(f"ort_latency.statistic: {statistic!r} not allowed; allowed: {', '.join(STATISTICS)}")
         self.statistic = statistic
         self.provider = PROVIDERS.get(provider, provider)
         self.threads, self.warmup, self.repeats, self.batch_size = threads, warmup, repeats, batch_size

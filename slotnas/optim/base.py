@@ -52,6 +52,7 @@ class Optimizer:
     """
 
     kind = "discrete"
+    mixed_name = "index"  # the mixed op a config's ``mixed: auto`` becomes with this optimizer
 
     def __init__(self, space: ParamSpace, objective: str = "val_acc", mode: str = "max",
                  seed: Optional[int] = None) -> None:

@@ -1,6 +1,7 @@
 """search(): config -> run folder, trial store, optimizer, executor, callbacks -> SearchResult."""
 from __future__ import annotations
 
+import copy
 import multiprocessing
 import os
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
@@ -52,26 +53,22 @@ def search(config: Union[None, str, os.PathLike, Mapping[str, Any]] = None, call
            overrides: Sequence[str] = ()) -> SearchResult:
     """Run a search from a YAML path, a config dict or None (the embedded default); ``callbacks`` run
     after the built-in ones. Returns the trials and the winner."""
-    from ..config import apply_override, load_config, validate
+    from ..config import load_config, validate
+    from ..overrides import apply_overrides
 
     if config is None or isinstance(config, (str, os.PathLike)):
         cfg = load_config(None if config is None else os.fspath(config), overrides)
     else:
-        raw = dict(config)
-        for assignment in overrides:
-            apply_override(raw, assignment)
-        cfg = validate(raw)
+        cfg = validate(apply_overrides(copy.deepcopy(dict(config)), overrides))
     return run_search(cfg, callbacks)
 
 
 def resume(run_dir: str, callbacks: Sequence[Callback] = (), overrides: Sequence[str] = ()) -> SearchResult:
     """Continue the run in ``run_dir`` from its own config.yaml (``overrides`` may change runtime keys only)."""
-    from ..config import apply_override, check_assignments, validate
+    from ..config import validate
+    from ..overrides import apply_overrides
 
-    check_assignments(overrides)
-    raw = stored_config(run_dir)
-    for assignment in overrides:
-        apply_override(raw, assignment)
+    raw = apply_overrides(stored_config(run_dir), overrides)
     raw["run"]["resume"] = run_dir
     return run_search(validate(raw), callbacks)
 
