@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import List, Optional
 
@@ -40,6 +41,7 @@ def _parser() -> argparse.ArgumentParser:
                                          "and MACs (e.g. configs/darts_v2.yaml with configs/darts_eval.yaml)")
     lister = sub.add_parser("list", help="list registered components")
     lister.add_argument("what", choices=LISTABLE)
+    lister.add_argument("-v", "--verbose", action="store_true", help="also each component's options: type, default")
     return parser
 
 
@@ -63,16 +65,9 @@ def _resume(args: argparse.Namespace) -> int:
 
 def _summary(result) -> int:  # type: ignore[no-untyped-def]
     """Print the results table, the winner as the optimizer ranks it and the run folder."""
-    from .runner import results_table
+    from .summary import summary_text
 
-    print(results_table(result.trials, result.ranked, result.objective))
-    best = result.best_metrics.get(result.objective)
-    summary = f"best: trial {result.best.index}, {result.objective} " + (
-        f"{best:.3f}" if isinstance(best, float) else f"{best}")
-    if result.final_metrics:
-        summary += "; retrained: " + ", ".join(
-            f"{k} {v:.3f}" for k, v in result.final_metrics.items() if k.endswith("_acc"))
-    print(summary)
+    print(summary_text(result))
     print(f"run folder: {result.run_dir}")
     return 0
 
@@ -122,6 +117,8 @@ def _describe(args: argparse.Namespace) -> int:
 
 def _list(args: argparse.Namespace) -> int:
     from .arch_space import CANDIDATES, CONSTRUCTORS
+    from .config import INJECTED
+    from .registry import describe_options
     from .arch_space.backbones import MODELS
     from .arch_space.templates import TEMPLATES
     from .data import DATASETS
@@ -132,9 +129,15 @@ def _list(args: argparse.Namespace) -> int:
     registry = {"optimizers": OPTIMIZERS, "estimators": ESTIMATORS, "candidates": CANDIDATES, "metrics": METRICS,
                 "datasets": DATASETS, "constructors": CONSTRUCTORS, "models": MODELS,
                 "templates": TEMPLATES}[args.what]
+    injected = {"optimizers": INJECTED["optim"], "estimators": INJECTED["estim"], "models": ("in_channels", "num_classes"),
+                "templates": ("in_channels", "num_classes"), "constructors": ("slots", "space")}.get(args.what, ())
     for name in registry.names():
-        doc = (getattr(registry.get(name), "__doc__", None) or "").strip().splitlines()
+        component = registry.get(name)
+        doc = (getattr(component, "__doc__", None) or "").strip().splitlines()
         print(f"{name:<22} {doc[0] if doc and args.what != 'candidates' else ''}".rstrip())
+        if args.verbose and args.what != "candidates":
+            for line in describe_options(component, injected):
+                print(f"    {line}")
     return 0
 
 
@@ -150,6 +153,9 @@ def main(argv: Optional[List[str]] = None) -> int:
             raise
         print(f"slotnas: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # e.g. `slotnas list optimizers -v | head`: the reader left, nothing to report
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print("slotnas: interrupted; finished trials are in the run folder (slotnas resume RUN_DIR continues)",
               file=sys.stderr)

@@ -33,6 +33,7 @@ RUN_OPTIONS: Dict[str, Any] = {  # key -> (type, default)
     "callbacks": (list, []),
     "catch": (list, list(ARCHITECTURE_FAILURES)),
     "keep_checkpoints": (bool, False),
+    "max_consecutive_failures": (Optional[PositiveInt], 10),  # the same error this many times in a row stops
 }
 DEFAULT_SECTIONS: Dict[str, Any] = {
     "optim": {"type": "RandomSearch"},

@@ -145,6 +145,19 @@ def check_options(fn: Callable, label: str, options: Dict[str, Any], injected: S
             raise SlotnasError(f"{label}: missing option {name!r}")
 
 
+def describe_options(fn: Callable, injected: Sequence[str] = ()) -> List[str]:
+    """One line per keyword option of ``fn``: name, what it takes and its default (``slotnas list -v``)."""
+    lines = []
+    for name, param in signature_options(fn)[0].items():
+        if name in injected:
+            continue
+        hint = _hint(fn, name)
+        taken = describe_hint(hint) if hint is not None else "any"
+        default = "required" if param.default is inspect.Parameter.empty else f"default {param.default!r}"
+        lines.append(f"{name}: {taken}; {default}")
+    return lines
+
+
 def check_value(key_path: str, value: Any, hint: Any) -> None:
     """Raise a one-line error naming ``key_path``, the value and what is allowed if ``value`` does not fit ``hint``."""
     if hint is not None and not type_matches(value, hint):

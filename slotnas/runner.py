@@ -1,4 +1,4 @@
-"""Runner: the one factory path from a config to its objects; load_fixed, results_table, describe."""
+"""Runner: the one factory path from a config to its objects; load_fixed, describe."""
 from __future__ import annotations
 
 import os
@@ -16,14 +16,13 @@ from .arch_space.slotify import slotify
 from .data import DataBundle, build_data
 from .errors import SlotnasError, blame
 from .estim import ESTIMATORS, Estimator, Trainer
-from .estim.base import arch_label
 from .metrics import METRICS, Metric
 from .metrics.base import probe_forward
 from .metrics.criterion import CriterionChain
 from .optim import OPTIMIZERS, Optimizer
 from .params import ParamSpace
 from .registry import component_options, signature_options
-from .trials import Trial
+from .summary import space_log10
 
 
 @dataclass
@@ -162,36 +161,10 @@ def read_state_dict(path: str, model: nn.Module) -> Dict[str, Any]:
     return state
 
 
-def results_table(trials: Sequence[Trial], ranked: Sequence[Trial], objective: str, top: int = 10) -> str:
-    """Text table of the ``top`` of ``ranked`` (best first): rank, trial, objective, params, latency if measured."""
-    has_latency = objective != "latency_ms" and any("latency_ms" in t.metrics for t in ranked)
-    has_params = objective != "params"
-    header = f"{'rank':>4}  {'trial':>5}  {objective:>8}" + (f"  {'params':>9}" if has_params else "")
-    header += "  latency_ms" if has_latency else ""
-    header += "  architecture"
-    lines = [header, "-" * len(header)]
-    for rank, t in enumerate(ranked[:top], 1):
-        m = t.metrics
-        params = "" if not has_params else f"  {m['params']:>9,}" if "params" in m else f"  {'-':>9}"
-        latency = ""
-        if has_latency:
-            latency = f"  {m['latency_ms']:>10.3f}" if "latency_ms" in m else " " * 12
-        value = f"{m[objective]:>8,}" if isinstance(m[objective], int) else f"{m[objective]:>8.3f}"
-        lines.append(f"{rank:>4}  {t.index:>5}  {value}{params}{latency}  {arch_label(t.arch)}")
-    pruned = sum(1 for t in trials if t.state.value == "PRUNED")
-    failed = len(trials) - len(ranked) - pruned
-    if pruned:
-        lines.append(f"({pruned} trial(s) stopped early by the scheduler)")
-    if failed:
-        lines.append(f"({failed} trial(s) failed or have no {objective}; see results.jsonl)")
-    return "\n".join(lines)
-
-
 def describe(cfg: Dict[str, Any], input_shape: Sequence[int] = (3, 32, 32), num_classes: int = 10,
              arch: Optional[Dict[str, Any]] = None) -> str:
     """Text summary of a config's space: slots, parameters, candidates per parameter, log10 of its size,
     the architectures a top-k export derives, and with ``arch`` the fixed architecture's size."""
-    import math
     from collections import Counter
 
     from .slot import find_slots
@@ -204,7 +177,7 @@ def describe(cfg: Dict[str, Any], input_shape: Sequence[int] = (3, 32, 32), num_
         if choices is None and hasattr(param, "shape"):
             choices = [f"{param.shape[-1]} alphas"]
         counts[", ".join(map(str, choices)) if choices is not None else type(param).__name__] += 1
-    log10 = sum(math.log10(p.size()) for p in space if p.size() > 0)
+    log10 = space_log10(space)
     lines = [f"slots: {len(slots)} in the default architecture", f"architecture parameters: {len(space)}",
              f"size: 10^{log10:.2f} architectures (parameter assignments)"]
     derived = derived_log10(model, space)

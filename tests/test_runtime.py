@@ -184,7 +184,7 @@ def test_cli_summary_uses_the_optimizers_own_ranking(tmp_path, capsys):
     rank1 = next(line for line in out if line.strip().startswith("1 "))
     trial, params = rank1.split()[1], rank1.split()[2].replace(",", "")
     assert out[0].split() == ["rank", "trial", "params", "architecture"]  # the first objective ranks
-    assert f"best: trial {trial}, params {params}" in out
+    assert f"best: trial {trial}, params {int(params):,}" in out
 
 
 # -- optimizers in the asynchronous loop ---------------------------------------------------------

@@ -7,17 +7,18 @@ from __future__ import annotations
 
 import math
 import random
-from typing import Any, Callable, List, Optional, Sequence
+from typing import Any, Callable, List, Literal, Optional, Sequence
 
 from ..errors import SlotnasError
 from ..params import Categorical, Numeric, Param, ParamSpace
 from ..pareto import costs
-from ..registry import Registry
+from ..registry import Registry, check_value
 from ..trials import Arch, Metrics, Trial, TrialState, arch_key
 
 OPTIMIZERS = Registry("optimizer")
 
 MODES = ("max", "min")
+Mode = Literal["max", "min"]  # whether the objective is maximized or minimized
 
 
 def register_optimizer(name: str) -> Callable:
@@ -54,10 +55,9 @@ class Optimizer:
     kind = "discrete"
     mixed_name = "index"  # the mixed op a config's ``mixed: auto`` becomes with this optimizer
 
-    def __init__(self, space: ParamSpace, objective: str = "val_acc", mode: str = "max",
+    def __init__(self, space: ParamSpace, objective: str = "val_acc", mode: Mode = "max",
                  seed: Optional[int] = None) -> None:
-        if mode not in MODES:
-            raise SlotnasError(f"optim.mode: {mode!r} not allowed; allowed: {', '.join(MODES)}")
+        check_value("optim.mode", mode, Mode)  # also for Python callers, who skip the config check
         self.space, self.objective, self.mode, self.seed = space, objective, mode, seed
         self.rng = random.Random(seed)
 

@@ -12,7 +12,7 @@ from ..arch_space.mixed_ops import BinaryGate, GumbelSum, MixedOp, WeightedSum
 from ..errors import SlotnasError
 from ..params import ParamSpace, TensorParam
 from ..trials import Trial
-from .base import Arch, Optimizer, register_optimizer
+from .base import Arch, Mode, Optimizer, register_optimizer
 
 
 @dataclass
@@ -35,7 +35,7 @@ class GradientOptimizer(Optimizer):
     mixed_name = "weighted_sum"
 
     def __init__(self, space: ParamSpace, lr: PositiveFloat = 3e-4, betas: Tuple[Beta, Beta] = (0.5, 0.999),
-                 weight_decay: NonNegativeFloat = 1e-3, objective: str = "val_acc", mode: str = "max",
+                 weight_decay: NonNegativeFloat = 1e-3, objective: str = "val_acc", mode: Mode = "max",
                  seed: Optional[int] = None) -> None:
         super().__init__(space, objective=objective, mode=mode, seed=seed)
         self.tensors = space.tensors()

@@ -30,6 +30,7 @@ class Run:
     data: DataBundle
     budget: int
     workers: int = 1
+    threads: int = 1  # torch intra-op threads per worker
     resumed: bool = False
     scheduler: Optional[Scheduler] = None  # multi-fidelity runs: which trial runs next, at what fidelity
 

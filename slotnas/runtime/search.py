@@ -8,7 +8,8 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import torch
 
-from ..callbacks import AlphasPlot, Callback, CallbackList, ParetoReport, ProgressBar, WinnerExport, load_callback
+from ..callbacks import (AlphasPlot, Callback, CallbackList, FailureGuard, ParetoReport, ProgressBar, RunLog,
+                         WinnerExport, load_callback)
 from ..errors import SlotnasError
 from ..estim.base import Estimator
 from ..files import lock_run_dir, make_run_dir, remove_stale_temps, save_torch, write_yaml
@@ -106,7 +107,9 @@ def _search_in(cfg: Dict[str, Any], run_dir: str, parts: Any, optimizer: Any, sc
     run = Run(cfg, run_dir, TrialStore(run_dir), optimizer, parts.estimator, parts.model, parts.space, parts.data,
               budget=run_cfg["budget"], resumed=resumed, scheduler=scheduler)
     builtin: List[Callback] = [ProgressBar()] if run_cfg["progress"] else []
-    hooks = CallbackList(builtin + [ParetoReport(), AlphasPlot(), WinnerExport()] + user)
+    builtin += [ParetoReport(), AlphasPlot(), WinnerExport(), RunLog(echo_trials=not run_cfg["progress"]),
+                FailureGuard(run_cfg["max_consecutive_failures"])]
+    hooks = CallbackList(builtin + user)  # RunLog after WinnerExport: summary.txt has the retrained metrics
     try:
         if optimizer.kind == "gradient":
             _one_shot(run, hooks)
@@ -130,7 +133,7 @@ def _discrete(run: Run, hooks: Callback) -> None:
     requeue = rungs.replay() if rungs is not None else replay(run, propose)
     remaining = run.budget if rungs is not None else len(requeue) + max(0, run.budget - run.store.started())
     workers, threads = plan_workers(run.config["run"], run.estimator, remaining)
-    run.workers = workers
+    run.workers, run.threads = workers, threads
     hooks.on_search_start(run)
     shared = _prepare(run)  # with every core: e.g. SPOS supernet training
     all_threads = torch.get_num_threads()
@@ -203,13 +206,19 @@ def _one_shot(run: Run, hooks: Callback) -> None:
     checkpoint = _one_shot_checkpoint(run, path)
     if checkpoint is not None and checkpoint["epoch"] == len(run.trials()):  # killed between the two writes
         record(checkpoint["epoch"], checkpoint["report"]["arch"], checkpoint["report"]["metrics"])
+    all_threads = torch.get_num_threads()
+    torch.set_num_threads(run.config["run"]["threads"] or all_threads)
+    run.threads = torch.get_num_threads()
     hooks.on_search_start(run)
 
     def report(epoch: int, arch: Arch, metrics: Dict[str, Any], state: Dict[str, Any]) -> None:
         save_torch(path, state)
         hooks.on_epoch_end(run, record(epoch, arch, metrics))
 
-    run.estimator.search(run.optimizer, report, checkpoint)  # type: ignore[attr-defined]
+    try:
+        run.estimator.search(run.optimizer, report, checkpoint)  # type: ignore[attr-defined]
+    finally:
+        torch.set_num_threads(all_threads)
 
 
 def _one_shot_checkpoint(run: Run, path: str) -> Optional[Dict[str, Any]]:

@@ -1,0 +1,93 @@
+"""A run reads well anywhere: header, one line per trial, log.txt, summary.txt, results.csv; failures shown."""
+import csv
+import os
+
+import pytest
+from torch import nn
+
+from slotnas import SlotnasError
+from slotnas.arch_space.candidates import CANDIDATES, register_candidate
+from slotnas.metrics import METRICS, Metric, register_metric
+from slotnas.runtime.search import resume, run_search
+from slotnas.summary import summary_text
+
+from .helpers import search_trials, tiny_config
+
+
+def test_header_trial_lines_log_summary_and_csv(tmp_path, capsys):
+    result = run_search(tiny_config(tmp_path, optim={"type": "GridSearch"}, run={"budget": 3, "threads": 1}))
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == f"slotnas: run folder {result.run_dir}"  # named before any work
+    assert err[1].startswith("slotnas: space 2 parameter(s), 10^0.95 architectures; optimizer GridSearch; "
+                             "estimator SubNetEstim (epochs=1)")
+    assert err[2] == "slotnas: budget 3 trials; device cpu; 1 worker(s) x 1 torch thread(s)"
+    trial_lines = [line for line in err if line.startswith("trial ")]  # the bar is off: one line per trial
+    assert len(trial_lines) == 3 and all("COMPLETE  val_acc " in line and " s  " in line for line in trial_lines)
+    log = open(os.path.join(result.run_dir, "log.txt")).read().splitlines()
+    assert log[:3] == err[:3] and log[3:6] == trial_lines
+    summary = open(os.path.join(result.run_dir, "summary.txt")).read()
+    assert summary == summary_text(result) + "\n" and summary.splitlines()[-1].startswith("best: trial ")
+    rows = list(csv.DictReader(open(os.path.join(result.run_dir, "results.csv"))))
+    stored = search_trials(result.run_dir)
+    assert [int(r["index"]) for r in rows] == [t.index for t in stored]
+    assert [(r["arch.cells.0"], r["arch.cells.1"]) for r in rows] == [(t.arch["cells.0"], t.arch["cells.1"]) for t in stored]
+    assert [float(r["val_acc"]) for r in rows] == [t.metrics["val_acc"] for t in stored]
+    assert {r["state"] for r in rows} == {"COMPLETE"}
+
+    resumed = resume(result.run_dir, overrides=["run.budget=4"])
+    log = open(os.path.join(resumed.run_dir, "log.txt")).read().splitlines()
+    assert f"slotnas: run folder {result.run_dir} (resumed: 3 trial(s) stored)" in log
+    assert len(list(csv.DictReader(open(os.path.join(result.run_dir, "results.csv"))))) == 4
+
+
+class AlwaysFails(nn.Module):
+    def forward(self, x):
+        raise RuntimeError("shape mismatch in a candidate\nsecond line")
+
+
+def test_identical_failures_in_a_row_stop_the_run_and_each_new_error_is_shown_once(tmp_path, capsys):
+    for name in ("TEST_FAILS_A", "TEST_FAILS_B"):
+        register_candidate(name)(lambda slot: AlwaysFails())
+    try:
+        with pytest.raises(SlotnasError, match=r"^run.max_consecutive_failures: 3 trials in a row failed with "
+                                               r"RuntimeError: shape mismatch in a candidate; finished trials are in "):
+            run_search(tiny_config(tmp_path, construct=[{"type": "mixed_op", "mixed": "index",
+                                                         "candidates": ["TEST_FAILS_A", "TEST_FAILS_B"]}],
+                                   optim={"type": "RandomSearch"}, run={"budget": 8, "max_consecutive_failures": 3}))
+    finally:
+        CANDIDATES._items.pop("TEST_FAILS_A")
+        CANDIDATES._items.pop("TEST_FAILS_B")
+    err = capsys.readouterr().err
+    assert err.count("failed: RuntimeError: shape mismatch in a candidate (each new error is shown once") == 1
+    run_dir = next(p for p in tmp_path.iterdir() if p.is_dir())
+    assert [t.state.value for t in search_trials(str(run_dir))] == ["FAILED"] * 3  # nothing finished is lost
+
+
+def test_a_metric_that_never_succeeds_fails_the_run_at_the_end(tmp_path):
+    @register_metric("test_never")
+    class Never(Metric):
+        def compute(self, model):
+            raise ValueError("no such counter on this machine")
+
+    try:
+        with pytest.raises(SlotnasError, match=r"^metrics: Never failed on every architecture \(ValueError: no such "
+                                               r"counter on this machine\); results are in "):
+            run_search(tiny_config(tmp_path, metrics=["params", "test_never"], run={"budget": 2}))
+    finally:
+        METRICS._items.pop("test_never")
+    run_dir = next(p for p in tmp_path.iterdir() if p.is_dir())
+    assert len(search_trials(str(run_dir))) == 2 and (run_dir / "summary.txt").exists()
+
+
+def test_list_verbose_shows_every_option_with_what_it_takes_and_its_default(capsys):
+    from slotnas.cli import main
+
+    assert main(["list", "datasets", "-v"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    digits = out[out.index(next(line for line in out if line.startswith("digits "))) + 1:][:6]
+    assert digits == ["    batch_size: int >= 1; default 64", "    val_fraction: float in (0, 1); default 0.2",
+                      "    test_fraction: float in (0, 1); default 0.2", "    image_size: int >= 1; default 8",
+                      "    channels: int >= 1; default 1", "    seed: int >= 0; default 0"]
+    assert main(["list", "optimizers", "-v"]) == 0
+    out = capsys.readouterr().out
+    assert "    mode: one of 'max', 'min'; default 'max'" in out and "space:" not in out  # injected: not options
