@@ -27,7 +27,13 @@ def _parser() -> argparse.ArgumentParser:
                         help="change a runtime key, e.g. --set run.budget=40 or run.workers=2 (repeatable)")
     export = sub.add_parser("export", help="rebuild a run's best architecture as a plain nn.Module")
     export.add_argument("run_dir")
-    export.add_argument("--onnx", help="also write the fixed model to this ONNX file")
+    export.add_argument("--onnx", help="also write the fixed model to this ONNX file (any batch size)")
+    export.add_argument("--program", help="also write a torch.export program (.pt2) that runs with torch alone")
+    which = export.add_mutually_exclusive_group()
+    which.add_argument("--trial", type=int, help="export this trial's architecture instead of the winner")
+    which.add_argument("--pareto", type=int, metavar="K", help="export the K-th point of pareto.csv (1-based)")
+    export.add_argument("--epochs", type=int, help="with --trial/--pareto: retraining epochs (default: the "
+                                                    "run's retrain_epochs; 0: untrained)")
     table = sub.add_parser("latency-table", help="build a latency lookup table for a config's space; print its MAPE")
     table.add_argument("config")
     table.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
@@ -73,21 +79,34 @@ def _summary(result) -> int:  # type: ignore[no-untyped-def]
 
 
 def _export(args: argparse.Namespace) -> int:
-    import os
-
-    from .arch_space.export import to_onnx
+    from .arch_space.export import to_onnx, to_program
     from .metrics import count_params
     from .runner import load_fixed, read_best_arch
 
-    best = read_best_arch(args.run_dir)
-    model = load_fixed(args.run_dir)
-    print(model)
-    print(f"plain nn.Module {type(model).__name__}: {count_params(model):,} parameters, no Slot or mixed op left")
-    if args.onnx:
-        os.makedirs(os.path.dirname(os.path.abspath(args.onnx)), exist_ok=True)
-        to_onnx(model, best["input_shape"], args.onnx)
-        print(f"wrote {args.onnx}")
-    print(f"in Python: slotnas.runner.load_fixed({args.run_dir!r})")
+    if args.trial is not None or args.pareto is not None:
+        from .exporting import export_trial
+
+        if args.epochs is not None and args.epochs < 0:
+            raise SlotnasError(f"export --epochs: expected an int >= 0, got {args.epochs}")
+        done = export_trial(args.run_dir, args.trial, args.pareto, args.epochs)
+        model, shape = done.model, done.input_shape
+        print(f"trial {done.trial.index} ({', '.join(f'{k} {v}' for k, v in done.trial.arch.items())})")
+        print(f"weights: {done.weights}" + (": " + ", ".join(
+            f"{k} {v:.3f}" for k, v in done.final_metrics.items() if k.endswith("_acc")) if done.final_metrics else ""))
+        for path in done.files:
+            print(f"wrote {path}")
+    else:
+        best = read_best_arch(args.run_dir)
+        model, shape = load_fixed(args.run_dir), best["input_shape"]
+        print(model)
+        print(f"plain nn.Module {type(model).__name__}: {count_params(model):,} parameters, no Slot or mixed op left")
+        print(f"in Python: slotnas.runner.load_fixed({args.run_dir!r})")
+    for path, write in ((args.onnx, lambda p: to_onnx(model, shape, p, dynamic_batch=True)),
+                        (args.program, lambda p: to_program(model, shape, p))):
+        if path:
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+            write(path)
+            print(f"wrote {path}")
     return 0
 
 

@@ -23,6 +23,7 @@ RUN_OPTIONS: Dict[str, Any] = {  # key -> (type, default)
     "budget": (PositiveInt, 20),
     "retrain_epochs": (Optional[NonNegativeInt], None),
     "export_onnx": (bool, True),
+    "export_program": (bool, True),  # best_model.pt2: a torch.export program that runs with torch alone
     "progress": (bool, True),
     "resume": (Optional[str], None),
     "workers": (Union[PositiveInt, Literal["auto"]], "auto"),

@@ -56,19 +56,39 @@ def iter_active(module: nn.Module) -> Iterator[nn.Module]:
             yield from iter_active(child)
 
 
-def to_onnx(model: nn.Module, input_shape: Sequence[int], f: Union[str, io.BytesIO], opset: int = 17) -> None:
-    """Export a fixed model to ONNX (TorchScript exporter: ~10x faster than dynamo here), checked by onnx."""
+def to_onnx(model: nn.Module, input_shape: Sequence[int], f: Union[str, io.BytesIO], opset: int = 17,
+            dynamic_batch: bool = False) -> None:
+    """Export a fixed model to ONNX (TorchScript exporter: ~10x faster than dynamo here), checked by onnx.
+
+    ``dynamic_batch``: the batch axis of input and output is symbolic, so the file runs at any batch size.
+    """
     model = model.eval()
     example = torch.randn(1, *input_shape, device=module_device(model))
+    axes = {"input": {0: "batch"}, "output": {0: "batch"}} if dynamic_batch else None
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore", torch.jit.TracerWarning)  # shape checks are constant per input size
         warnings.simplefilter("ignore", DeprecationWarning)  # the TorchScript exporter is chosen on purpose
         warnings.filterwarnings("ignore", message="Constant folding")  # strided slices (Zero) stay unfolded
         torch.onnx.export(model, (example,), f, dynamo=False, opset_version=opset,
-                          input_names=["input"], output_names=["output"])
+                          input_names=["input"], output_names=["output"], dynamic_axes=axes)
     import onnx
 
     onnx.checker.check_model(f if isinstance(f, str) else f.getvalue())
+
+
+def to_program(model: nn.Module, input_shape: Sequence[int], path: str) -> None:
+    """Save a fixed model as a ``torch.export`` program (``.pt2``, any batch size): it loads and runs with
+    torch alone (``torch.export.load(path).module()``), no slotnas and no model code needed."""
+    model = model.eval()
+    example = torch.randn(2, *input_shape, device=module_device(model))  # 2: a batch of 1 would specialize
+    batch = torch.export.Dim("batch", min=1, max=65536)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        program = torch.export.export(model, (example,), dynamic_shapes=({0: batch},))
+    buffer = io.BytesIO()  # via a buffer: torch.export.save wants a name ending in .pt2, atomic writes use temps
+    torch.export.save(program, buffer)
+    with open(path, "wb") as fh:
+        fh.write(buffer.getvalue())
 
 
 def apply_arch(model: nn.Module, space: Any, arch: Dict[str, Any]) -> None:

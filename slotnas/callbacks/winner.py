@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Dict, Optional
 import torch
 from torch import nn
 
-from ..arch_space.export import fix, to_onnx
+from ..arch_space.export import fix, to_onnx, to_program
 from ..errors import SlotnasError
 from ..files import atomic_write, save_torch, write_yaml
 from ..params import ParamSpace
@@ -40,7 +40,10 @@ class WinnerExport(Callback):
             "num_classes": run.data.num_classes,
         })
         if run.config["run"]["export_onnx"]:
-            atomic_write(run.path("best_model.onnx"), lambda tmp: to_onnx(fixed, run.data.input_shape, tmp))
+            atomic_write(run.path("best_model.onnx"),
+                         lambda tmp: to_onnx(fixed, run.data.input_shape, tmp, dynamic_batch=True))
+        if run.config["run"]["export_program"]:
+            atomic_write(run.path("best_model.pt2"), lambda tmp: to_program(fixed, run.data.input_shape, tmp))
         result.final_metrics, result.model = final, fixed
 
     def _retrain(self, run: "Run", best: Trial, fixed: nn.Module) -> Optional[Dict[str, Any]]:

@@ -1,0 +1,103 @@
+"""Export any evaluated architecture of a run (a trial, a Pareto point) as files that run without slotnas."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional
+
+from torch import nn
+
+from .arch_space.export import apply_arch, fix, to_onnx, to_program
+from .errors import SlotnasError
+from .files import atomic_write, save_torch, write_yaml
+from .params import ParamSpace
+from .trials import Trial, TrialState
+
+
+@dataclass
+class Exported:
+    """What ``export_trial`` wrote: the trial, how its weights came about, and the files."""
+
+    trial: Trial
+    weights: str  # e.g. "retrained from scratch for 6 epoch(s)"
+    final_metrics: Optional[Dict[str, Any]]
+    folder: str
+    files: List[str]
+    model: nn.Module
+    input_shape: List[int]
+
+
+def config_objectives(cfg: Dict[str, Any]) -> List[Dict[str, str]]:
+    """A run's objectives: the config's, else the optimizer's objective against params (as pareto.csv)."""
+    optim = cfg["optim"]
+    return cfg.get("objectives") or [{"metric": optim.get("objective", "val_acc"), "mode": optim.get("mode", "max")},
+                                     {"metric": "params", "mode": "min"}]
+
+
+def pick_trial(trials: List[Trial], cfg: Dict[str, Any], index: Optional[int], pareto: Optional[int]) -> Trial:
+    """Trial ``index`` of the run, or the ``pareto``-th (1-based) row of its pareto.csv."""
+    from .pareto import pareto_front
+    from .registry import shown
+
+    done = [t for t in trials if t.state is TrialState.COMPLETE]
+    if pareto is not None:
+        front = pareto_front([(t.arch, t.metrics) for t in done], config_objectives(cfg))
+        if not 1 <= pareto <= len(front):
+            raise SlotnasError(f"export --pareto: the run's front has {len(front)} point(s); allowed: 1..{len(front)}")
+        metrics = front[pareto - 1][1]
+        return next(t for t in done if t.metrics is metrics)
+    found = [t for t in trials if t.index == index]
+    if not found:
+        raise SlotnasError(f"export --trial: no trial {shown(index)} in this run; allowed: "
+                           f"{', '.join(str(t.index) for t in done[:20])}{' ...' if len(done) > 20 else ''}")
+    if found[0].state is not TrialState.COMPLETE:
+        raise SlotnasError(f"export --trial: trial {index} is {found[0].state.value}; only COMPLETE trials export")
+    return found[0]
+
+
+def export_trial(run_dir: str, index: Optional[int] = None, pareto: Optional[int] = None,
+                 epochs: Optional[int] = None) -> Exported:
+    """Rebuild a trial's architecture, retrain it from scratch (``epochs``, default the run's retraining
+    epochs; 0 keeps the fresh, untrained weights) and write ``export/trial-N/``: arch.yaml, model.pt
+    (state dict), model.onnx (any batch size) and model.pt2 (torch.export program; torch alone runs it)."""
+    from .config import read_yaml, validate
+    from .estim.subnet import DefaultEstim
+    from .runner import build
+    from .runtime.evaluate import seed_trial
+    from .store import TrialStore
+
+    if not os.path.isfile(os.path.join(run_dir, "config.yaml")):
+        raise SlotnasError(f"export: {run_dir!r} is not a run folder (no config.yaml)")
+    cfg = validate(read_yaml(os.path.join(run_dir, "config.yaml")))
+    store = TrialStore(run_dir)
+    try:
+        kind = "epoch" if store.trials("epoch") else "search"
+        trial = pick_trial(store.trials(kind), cfg, index, pareto)
+    finally:
+        store.close()
+    parts = build(cfg)
+    apply_arch(parts.model, parts.space, trial.arch)
+    fixed = fix(parts.model)
+    retrain = cfg["run"]["retrain_epochs"]
+    epochs = (parts.trainer.epochs if retrain is None else retrain) if epochs is None else epochs
+    final = None
+    if epochs > 0:
+        seed_trial(cfg["run"]["seed"], trial.index, parts.data)
+        final = DefaultEstim(fixed, ParamSpace(), parts.data, parts.trainer, metrics=parts.metrics,
+                             epochs=epochs).measure()
+        weights = f"retrained from scratch for {epochs} epoch(s) (trials do not keep their weights)"
+    else:
+        weights = "untrained: fresh initialization (give --epochs to train it)"
+    fixed.eval()
+    folder = os.path.join(run_dir, "export", f"trial-{trial.index}")
+    os.makedirs(folder, exist_ok=True)
+    shape = parts.data.input_shape
+    files = [write_yaml(os.path.join(folder, "arch.yaml"), {
+        "arch": dict(trial.arch), "trial": trial.index, "weights": weights,
+        "metrics": {k: v for k, v in trial.metrics.items() if not isinstance(v, (dict, list))},
+        "final_metrics": final, "space": parts.space.to_dict(), "input_shape": list(shape),
+        "num_classes": parts.data.num_classes}),
+        save_torch(os.path.join(folder, "model.pt"), fixed.state_dict()),
+        atomic_write(os.path.join(folder, "model.onnx"), lambda tmp: to_onnx(fixed, shape, tmp, dynamic_batch=True)),
+        atomic_write(os.path.join(folder, "model.pt2"), lambda tmp: to_program(fixed, shape, tmp))]
+    return Exported(trial, weights, final, folder, files, fixed, list(shape))
