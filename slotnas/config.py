@@ -10,12 +10,13 @@ from .constraints import NonNegativeInt, PositiveInt
 from .errors import ARCHITECTURE_FAILURES, SlotnasError
 from .registry import Registry, check_keys, check_options, check_value, component_options
 from .overrides import apply_overrides, check_assignments
+from .plugins import load_plugins, resolve_paths
 from .yaml_io import read_yaml_file
 
 DEFAULT_CONFIG = os.path.join(os.path.dirname(__file__), "configs", "default.yaml")
 
 TOP_KEYS = ("model", "template", "slots", "construct", "optim", "estim", "trainer", "data", "metrics", "criterion",
-            "objectives", "scheduler", "run")
+            "objectives", "scheduler", "run", "plugins")
 REQUIRED = ("construct",)
 RUN_OPTIONS: Dict[str, Any] = {  # key -> (type, default)
     "seed": (NonNegativeInt, 0),
@@ -37,6 +38,7 @@ RUN_OPTIONS: Dict[str, Any] = {  # key -> (type, default)
     "max_consecutive_failures": (Optional[PositiveInt], 10),  # the same error this many times in a row stops
 }
 DEFAULT_SECTIONS: Dict[str, Any] = {
+    "plugins": [],
     "optim": {"type": "RandomSearch"},
     "estim": {"type": "SubNetEstim"},
     "trainer": {},
@@ -73,7 +75,10 @@ def read_yaml(path: str) -> Dict[str, Any]:
 def load_config(path: Optional[str] = None, overrides: Sequence[str] = ()) -> Dict[str, Any]:
     """Read, override and validate a config (the embedded default when ``path`` is None)."""
     check_assignments(overrides)  # before the file is read: '--set run.budget 3' must not read a file '3'
-    return validate(apply_overrides(read_yaml(path or DEFAULT_CONFIG), overrides))
+    raw = read_yaml(path or DEFAULT_CONFIG)
+    if path is not None:
+        resolve_paths(raw, os.path.dirname(os.path.abspath(path)))
+    return validate(apply_overrides(raw, overrides))
 
 
 def _component(section: str, spec: Any, registry: Registry, kind: Optional[str] = None) -> Dict[str, Any]:
@@ -182,6 +187,7 @@ def validate(raw: Mapping[str, Any]) -> Dict[str, Any]:
     """Check every section before any work starts; fill defaults; return a new dict."""
     cfg = copy.deepcopy(dict(raw))
     check_keys("config", cfg, list(TOP_KEYS))
+    load_plugins(cfg.setdefault("plugins", []))  # first: what they register may be named below
     for key in REQUIRED:
         if key not in cfg:
             raise SlotnasError(f"config: missing section {key!r}")

@@ -46,23 +46,18 @@ def check_keys(where: str, keys: Iterable[Any], allowed: Sequence[str], kind: st
 
 
 def import_attr(spec: str, key: str) -> Any:
-    """The object ``module:attr`` names, for the config keys whose docs allow it (model.type,
-    run.callbacks, run.catch). The standard library is refused: nothing a config may name lives there,
-    and naming it would let a config call ``os:system`` or import a module with effects."""
-    import importlib
-    import sys
+    """The object ``module:attr`` (or ``path/file.py:attr``) names, for the config keys whose docs allow it
+    (model.type, run.callbacks, run.catch). The standard library is refused: nothing a config may name
+    lives there, and naming it would let a config call ``os:system`` or import a module with effects."""
+    from .plugins import import_module
 
-    module, _, attr = spec.partition(":")
-    top = module.split(".")[0]
-    if top in getattr(sys, "stdlib_module_names", ()) or top in ("builtins", "__main__"):
-        raise SlotnasError(f"{key}: {spec!r} names the Python standard library; allowed: module:attr of your own "
-                           "or an installed package's module")
+    module, _, attr = spec.rpartition(":")
+    obj: Any = import_module(module, key, spec)
     try:
-        obj: Any = importlib.import_module(module)
         for part in attr.split("."):
             obj = getattr(obj, part)
-    except Exception as exc:  # ImportError, AttributeError, or whatever the module's own code raised
-        raise SlotnasError(f"{key}: cannot import {spec!r} ({type(exc).__name__}: {exc})") from None
+    except AttributeError as exc:
+        raise SlotnasError(f"{key}: cannot import {spec!r} (AttributeError: {exc})") from None
     return obj
 
 

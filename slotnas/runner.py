@@ -21,6 +21,7 @@ from .metrics.base import probe_forward
 from .metrics.criterion import CriterionChain
 from .optim import OPTIMIZERS, Optimizer
 from .params import ParamSpace
+from .plugins import load_plugins
 from .registry import component_options, signature_options
 from .summary import space_log10
 
@@ -80,6 +81,7 @@ def seed_everything(seed: int) -> None:
 
 def build(cfg: Dict[str, Any], data: Optional[DataBundle] = None) -> Components:
     """Everything but the optimizer from a validated config (the main process and every worker use this)."""
+    load_plugins(cfg.get("plugins", []))  # a spawned worker imports what the main process did
     seed_everything(cfg["run"]["seed"])
     data = data or build_data(cfg["data"])
     model, space = build_space(cfg, data.input_shape, data.num_classes)
