@@ -66,3 +66,30 @@ def test_a_metric_shape_that_does_not_fit_stops_before_any_run_folder(tmp_path, 
     assert err.startswith("slotnas: error: metrics[1] (latency).input_shape [3, 32, 32] does not fit the model "
                           "(the data's is [1, 8, 8]): RuntimeError: ") and "\n" not in err
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_model_that_does_not_fit_the_data_stops_before_any_run_folder(tmp_path):
+    with pytest.raises(SlotnasError, match=r"^model: the default architecture does not run on a batch of the data "
+                                           r"\(input \[1, 8, 8\]\): RuntimeError: .*expected input.* to have 3 channels"):
+        search({**TINY, "model": {**TINY["model"], "in_channels": 3}, "run": {**TINY["run"], "out": str(tmp_path)}})
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_candidate_that_does_not_fit_its_slot_is_named_before_the_run(tmp_path, caplog):
+    from torch import nn
+
+    from slotnas.arch_space.candidates import CANDIDATES, register_candidate
+
+    register_candidate("TEST_WIDE")(lambda slot: nn.Conv2d(slot.chn_in, slot.chn_out * 2, 3, slot.stride, padding=1))
+    try:
+        with caplog.at_level(logging.WARNING, logger="slotnas"):
+            result = search({**TINY, "construct": [{"type": "mixed_op", "mixed": "index",
+                                                    "candidates": ["NC3", "TEST_WIDE"]}],
+                             "optim": {"type": "GridSearch"}, "run": {**TINY["run"], "out": str(tmp_path), "budget": 4}})
+    finally:
+        CANDIDATES._items.pop("TEST_WIDE")
+    warnings = [r.getMessage() for r in caplog.records if "does not fit slot" in r.getMessage()]
+    assert warnings[0] == ("slotnas: warning: candidate TEST_WIDE does not fit slot cells.0 (gives shape [16, 8, 8], "
+                           "the slot needs [8, 8, 8]); architectures that choose it will fail")
+    assert len(warnings) == 2  # one per slot; the run went on
+    assert {t.state.value for t in result.trials} == {"COMPLETE", "FAILED"}

@@ -56,7 +56,7 @@ class ProgressBar(Callback):
         if any(self.rungs.values()):
             postfix["rungs"] = " ".join(f"{rung:g}:{count}" for rung, count in sorted(self.rungs.items()) if count)
         if self.best_value is not None:
-            postfix[run.optimizer.objective] = round(self.best_value, 3)
+            postfix[f"best {run.optimizer.objective}"] = round(self.best_value, 3)
         if postfix:
             self.bar.set_postfix(postfix)
 

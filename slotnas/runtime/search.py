@@ -13,6 +13,7 @@ from ..callbacks import (AlphasPlot, Callback, CallbackList, FailureGuard, Paret
 from ..errors import SlotnasError
 from ..estim.base import Estimator
 from ..files import lock_run_dir, make_run_dir, remove_stale_temps, save_torch, write_yaml
+from ..preflight import preflight
 from ..runner import build, build_optimizer
 from ..store import TrialStore
 from ..trials import Arch, Trial
@@ -85,6 +86,8 @@ def run_search(cfg: Dict[str, Any], callbacks: Sequence[Callback] = ()) -> Searc
         check_resumable(stored_config(run_cfg["resume"]), cfg)
     user = [load_callback(c) for c in run_cfg["callbacks"]] + list(callbacks)
     parts = build(cfg)
+    if not resumed:
+        preflight(parts.model, parts.data)  # the default architecture on a real batch; every candidate in its slot
     optimizer = build_optimizer(cfg, parts.space)
     scheduler = build_scheduler(cfg["scheduler"], parts.estimator.max_fidelity) if "scheduler" in cfg else None
     run_dir = run_cfg["resume"] if resumed else make_run_dir(run_cfg["out"])
