@@ -8,6 +8,7 @@ from typing import Any, Dict, List, Optional
 from torch import nn
 
 from .arch_space.export import apply_arch, fix, to_onnx, to_program
+from .arch_space.templates.cell import genotype_entry
 from .errors import SlotnasError
 from .files import atomic_write, save_torch, write_yaml
 from .params import ParamSpace
@@ -96,7 +97,7 @@ def export_trial(run_dir: str, index: Optional[int] = None, pareto: Optional[int
         "arch": dict(trial.arch), "trial": trial.index, "weights": weights,
         "metrics": {k: v for k, v in trial.metrics.items() if not isinstance(v, (dict, list))},
         "final_metrics": final, "space": parts.space.to_dict(), "input_shape": list(shape),
-        "num_classes": parts.data.num_classes}),
+        "num_classes": parts.data.num_classes, **genotype_entry(parts.model)}),
         save_torch(os.path.join(folder, "model.pt"), fixed.state_dict()),
         atomic_write(os.path.join(folder, "model.onnx"), lambda tmp: to_onnx(fixed, shape, tmp, dynamic_batch=True)),
         atomic_write(os.path.join(folder, "model.pt2"), lambda tmp: to_program(fixed, shape, tmp))]

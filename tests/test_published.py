@@ -110,3 +110,31 @@ def test_a_bad_arch_file_is_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("slotnas: error: arch: normal.node0.edge0: unknown candidate 'sep_conv_4x4' (did you mean")
     assert err.rstrip().endswith("allowed: " + ", ".join(DARTS_OPS)) and err.count("\n") == 1
+
+
+def test_the_genotype_in_best_arch_reads_back_darts_v2():
+    """The readable genotype of the DARTS search space set to DARTS_V2 lists exactly DARTS_V2's edges."""
+    import os
+
+    import slotnas
+    from slotnas.arch_space.export import apply_arch
+    from slotnas.arch_space.templates.cell import cell_genotype
+    from slotnas.config import load_config, read_yaml
+
+    configs = os.path.join(os.path.dirname(slotnas.__file__), "configs")
+    model, space = build_space(load_config(os.path.join(configs, "darts_cell.yaml")), (3, 32, 32), 10)
+    arch = read_yaml(os.path.join(configs, "darts_v2.yaml"))["arch"]
+    apply_arch(model, space, arch)
+    genotype = cell_genotype(model)
+    cells = genotype.pop("cells")
+    listed = {}
+    for group, cell in genotype.items():
+        for j, edges in enumerate(cell["nodes"]):
+            for edge in edges:
+                src = {"c_{k-2}": 0, "c_{k-1}": 1}.get(edge["from"]) if edge["from"].startswith("c_") \
+                    else 2 + int(edge["from"][len("node"):])
+                listed[f"{group}.node{j}.edge{src}"] = edge["op"]
+    assert listed == arch and all(len(edges) == 2 for cell in genotype.values() for edges in cell["nodes"])
+    assert genotype["normal"]["output"] == "concat of all nodes"
+    assert len(cells) == 8 and cells[0] == "normal (ReLUConvBN, ReLUConvBN)"
+    assert cells[3] == "normal (FactorizedReduce, ReLUConvBN)"  # after a reduction: c_{k-2} is twice the size

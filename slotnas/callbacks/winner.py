@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from ..arch_space.export import fix, to_onnx, to_program
+from ..arch_space.templates.cell import genotype_entry
 from ..errors import SlotnasError
 from ..files import atomic_write, save_torch, write_yaml
 from ..params import ParamSpace
@@ -37,7 +38,7 @@ class WinnerExport(Callback):
         write_yaml(run.path("best_arch.yaml"), {
             "arch": best.arch, "trial": best.index, "metrics": _scalars(best.metrics), "final_metrics": final,
             "space": run.space.to_dict(), "input_shape": list(run.data.input_shape),
-            "num_classes": run.data.num_classes,
+            "num_classes": run.data.num_classes, **genotype_entry(run.model),
         })
         if run.config["run"]["export_onnx"]:
             atomic_write(run.path("best_model.onnx"),

@@ -53,10 +53,11 @@ class CellNode(nn.Module):
             out = y if out is None else out + y
         return out
 
-    def to_fixed(self) -> nn.Module:
-        """Export: alpha mixed ops keep the top-``keep`` edges by strongest non-zero op (DARTS), or with
-        ``keep`` None every edge's argmax; other edges keep their chosen op; edges choosing zero are dropped."""
-        chosen: List[Tuple[float, int, nn.Module]] = []
+    def kept(self) -> List[Tuple[int, str, nn.Module]]:
+        """The edges an export keeps, as (edge index, op name, module): alpha mixed ops keep the top-``keep``
+        edges by strongest non-zero op (DARTS), or with ``keep`` None every edge's argmax; other edges keep
+        their chosen op; edges choosing zero are dropped."""
+        chosen: List[Tuple[float, int, str, nn.Module]] = []
         for i, edge in enumerate(self.edges):
             entity = edge.entity
             alpha = getattr(entity, "alpha", None)
@@ -66,15 +67,21 @@ class CellNode(nn.Module):
                 if not nonzero:
                     continue
                 best = max(nonzero, key=lambda j: float(probs[j]))
-                chosen.append((float(probs[best]), i, entity.candidates[best]))
+                chosen.append((float(probs[best]), i, entity.names[best], entity.candidates[best]))
             else:
                 module = entity.to_fixed() if isinstance(entity, MixedOp) else entity
+                name = entity.names[entity.chosen_index()] if isinstance(entity, MixedOp) else \
+                    getattr(edge, "candidate", None) or type(module).__name__
                 if not getattr(module, "is_zero", False):
-                    chosen.append((float("inf"), i, module))
-        if any(strength != float("inf") for strength, _, _ in chosen):
+                    chosen.append((float("inf"), i, name, module))
+        if any(strength != float("inf") for strength, _, _, _ in chosen):
             chosen = sorted(chosen, key=lambda c: -c[0])[: self.keep]
-        chosen.sort(key=lambda c: c[1])
-        return FixedNode([m for _, _, m in chosen], [self.sources[i] for _, i, _ in chosen])
+        return [(i, name, module) for _, i, name, module in sorted(chosen, key=lambda c: c[1])]
+
+    def to_fixed(self) -> nn.Module:
+        """Export: a FixedNode of the :meth:`kept` edges."""
+        kept = self.kept()
+        return FixedNode([m for _, _, m in kept], [self.sources[i] for i, _, _ in kept])
 
 
 class FixedNode(nn.Module):
@@ -118,6 +125,7 @@ class Cell(nn.Module):
     def __init__(self, group: str, inputs: Sequence[Tuple[int, bool]], channels: int, reduction: bool,
                  details: Dict[str, Any], affine: bool = True) -> None:
         super().__init__()
+        self.group = group
         self.preprocess = nn.ModuleList(_preprocess(group, c, channels, reduce, details, affine)
                                         for c, reduce in inputs)
         n_init = len(inputs)
@@ -217,3 +225,33 @@ def cell(in_channels: int, num_classes: int, num_cell_groups: Dict[int, str], ce
         n_inputs.append(n)
         history.append((out_channels, level + (1 if d["reduction"] else 0)))
     return CellNet(stem, cells, n_inputs, history[-1][0], num_classes, head)
+
+
+def cell_genotype(model: nn.Module) -> Optional[Dict[str, Any]]:
+    """The readable genotype of a cell network's current architecture (None for other models): per cell
+    group, each node's kept edges (source and op; sources c_{k-2}, c_{k-1} are the cell's inputs, nodeN
+    earlier nodes) and the cell's output; under ``cells``, each cell's group and input preprocessing."""
+    from ..export import active
+
+    if not isinstance(model, CellNet):
+        return None
+    genotype: Dict[str, Any] = {}
+    layout = [f"{cell.group} ({', '.join(type(active(pre)).__name__ for pre in cell.preprocess)})"
+              for cell in model.cells if isinstance(cell, Cell)]
+    for cell in model.cells:
+        if not isinstance(cell, Cell) or cell.group in genotype:
+            continue
+        inputs = [f"c_{{k-{cell.n_init - i}}}" for i in range(cell.n_init)]
+        label = lambda src: inputs[src] if src < cell.n_init else f"node{src - cell.n_init}"  # noqa: E731
+        genotype[cell.group] = {
+            "nodes": [[{"from": label(node.sources[i]), "op": name} for i, name, _ in node.kept()]
+                      for node in cell.nodes],
+            "output": "last node" if cell.last_only else "concat of all nodes"}
+    genotype["cells"] = layout  # each cell in order: its group and how it preprocesses its inputs
+    return genotype
+
+
+def genotype_entry(model: nn.Module) -> Dict[str, Any]:
+    """``{"genotype": ...}`` for a best_arch.yaml of a cell network, else nothing."""
+    genotype = cell_genotype(model)
+    return {} if genotype is None else {"genotype": genotype}
