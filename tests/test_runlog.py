@@ -41,13 +41,19 @@ def test_header_trial_lines_log_summary_and_csv(tmp_path, capsys):
 
 
 class AlwaysFails(nn.Module):
+    def __init__(self, c_in, c_out, stride):
+        super().__init__()
+        self.conv = nn.Conv2d(c_in, c_out, 1, stride)
+
     def forward(self, x):
-        raise RuntimeError("shape mismatch in a candidate\nsecond line")
+        if self.training:  # in evaluation it works: the preflight check (eval mode) lets the run start
+            raise RuntimeError("shape mismatch in a candidate\nsecond line")
+        return self.conv(x)
 
 
 def test_identical_failures_in_a_row_stop_the_run_and_each_new_error_is_shown_once(tmp_path, capsys):
     for name in ("TEST_FAILS_A", "TEST_FAILS_B"):
-        register_candidate(name)(lambda slot: AlwaysFails())
+        register_candidate(name)(lambda slot: AlwaysFails(slot.chn_in, slot.chn_out, slot.stride))
     try:
         with pytest.raises(SlotnasError, match=r"^run.max_consecutive_failures: 3 trials in a row failed with "
                                                r"RuntimeError: shape mismatch in a candidate; finished trials are in "):
@@ -91,3 +97,23 @@ def test_list_verbose_shows_every_option_with_what_it_takes_and_its_default(caps
     assert main(["list", "optimizers", "-v"]) == 0
     out = capsys.readouterr().out
     assert "    mode: one of 'max', 'min'; default 'max'" in out and "space:" not in out  # injected: not options
+
+
+def test_the_bar_shows_where_the_training_stands(tmp_path, capsys):
+    run_search(tiny_config(tmp_path, run={"budget": 1, "progress": True}))
+    err = capsys.readouterr().err
+    assert "search (epoch 1/1, batch 9/9)" in err  # 9 batches of 128 digits: the last one is always shown
+
+
+def test_the_trainer_reports_epoch_and_batch_at_most_once_a_second():
+    import torch
+
+    from slotnas.estim.trainer import Trainer
+
+    shown = []
+    trainer = Trainer(epochs=2, lr=0.1)
+    trainer.status = shown.append
+    batches = [(torch.randn(4, 3), torch.randint(0, 2, (4,))) for _ in range(5)]
+    trainer.fit(nn.Linear(3, 2), batches)
+    assert shown[0] == "epoch 1/2, batch 1/5" and shown[-1] == "epoch 2/2, batch 5/5"
+    assert "epoch 1/2, batch 5/5" in shown and len(shown) <= 4  # throttled: first, each epoch's end, and 1/s

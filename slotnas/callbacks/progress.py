@@ -15,10 +15,12 @@ if TYPE_CHECKING:
 
 class ProgressBar(Callback):
     """One bar per run: finished trials out of the budget (epochs for a one-shot run); a multi-fidelity
-    run also shows how many results each rung has (``rungs 1:12 3:4 9:1``), updated at every rung."""
+    run also shows how many results each rung has (``rungs 1:12 3:4 9:1``), updated at every rung. The
+    description shows where the training in this process stands (``epoch 2/6, batch 5/17``, once a second)."""
 
     def __init__(self) -> None:
         self.bar: Any = None
+        self.desc = "search"
         self.best = -math.inf
         self.best_value: Optional[float] = None
         self.rungs: Counter = Counter()
@@ -34,9 +36,17 @@ class ProgressBar(Callback):
             self.rungs = Counter({rung: len(results) for rung, results in run.scheduler.results.items()})
         for trial in trials:
             self._consider(run, trial)
-        self.bar = tqdm(total=total, initial=min(done, total or done), desc="supernet" if one_shot else "search",
+        self.desc = "supernet" if one_shot else "search"
+        self.bar = tqdm(total=total, initial=min(done, total or done), desc=self.desc,
                         unit="epoch" if one_shot else "arch", dynamic_ncols=True)
         self._postfix(run)
+        trainer = getattr(run.estimator, "trainer", None)
+        if trainer is not None:  # inner status of the trial training in this process: epoch k/n, batch b/m
+            trainer.status = self._status
+
+    def _status(self, text: str) -> None:
+        if self.bar is not None:
+            self.bar.set_description_str(f"{self.desc} ({text})")
 
     def _consider(self, run: "Run", trial: "Trial") -> None:
         score = run.optimizer.trial_score(trial)
@@ -72,6 +82,9 @@ class ProgressBar(Callback):
     on_epoch_end = _tick
 
     def on_search_end(self, run: "Run", result: "SearchResult") -> None:
+        trainer = getattr(run.estimator, "trainer", None)
+        if trainer is not None:
+            trainer.status = None
         if self.bar is not None:
             self.bar.close()
             self.bar = None

@@ -66,7 +66,8 @@ class SuperNetEstim(Estimator):
             optimizer.on_epoch(epoch, self.epochs)
             model.train()
             train_loss = arch_obj = math.nan
-            for x, y in self.data.train:
+            for batch, (x, y) in enumerate(self.data.train, 1):
+                trainer.show(epoch, self.epochs, batch, len(self.data.train))  # type: ignore[arg-type]
                 x, y = x.to(trainer.device), y.to(trainer.device)
                 xv, yv = (x, y) if self.one_level else (t.to(trainer.device) for t in next(val_batches))
                 optimizer.arch_mode()

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+import time
+from typing import Any, Callable, Dict, Iterable, List, Literal, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -10,6 +11,7 @@ from torch import nn
 
 from ..constraints import Dropout, NonNegativeFloat, PositiveFloat, PositiveInt, UnitInterval
 from ..errors import SlotnasError
+from ..registry import check_options
 
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULERS = ("cosine", "none")
@@ -51,18 +53,24 @@ def reset_weights(model: nn.Module) -> None:
 class Trainer:
     """Trains and evaluates a classifier; the weight optimizer never sees architecture tensors."""
 
-    def __init__(self, optimizer: str = "sgd", lr: PositiveFloat = 0.05, momentum: UnitInterval = 0.9,
-                 weight_decay: NonNegativeFloat = 5e-4,
-                 nesterov: bool = True, scheduler: str = "cosine", epochs: PositiveInt = 10, grad_clip: NonNegativeFloat = 5.0,
-                 label_smoothing: Dropout = 0.0, device: str = "auto") -> None:
-        if optimizer not in OPTIMIZERS:
-            raise SlotnasError(f"trainer.optimizer: {optimizer!r} not allowed; allowed: {', '.join(OPTIMIZERS)}")
-        if scheduler not in SCHEDULERS:
-            raise SlotnasError(f"trainer.scheduler: {scheduler!r} not allowed; allowed: {', '.join(SCHEDULERS)}")
+    def __init__(self, optimizer: Literal[OPTIMIZERS] = "sgd", lr: PositiveFloat = 0.05,
+                 momentum: UnitInterval = 0.9, weight_decay: NonNegativeFloat = 5e-4, nesterov: bool = True,
+                 scheduler: Literal[SCHEDULERS] = "cosine", epochs: PositiveInt = 10,
+                 grad_clip: NonNegativeFloat = 5.0, label_smoothing: Dropout = 0.0, device: str = "auto") -> None:
+        check_options(Trainer, "trainer", {"optimizer": optimizer, "scheduler": scheduler})  # Python callers too
         self.optimizer, self.lr, self.momentum, self.weight_decay = optimizer, lr, momentum, weight_decay
         self.nesterov, self.scheduler, self.epochs = nesterov, scheduler, epochs
         self.grad_clip, self.label_smoothing = grad_clip, label_smoothing
         self.device = pick_device(device)
+        self.status: Optional[Callable[[str], None]] = None  # set by a progress display: "epoch 2/6, batch 5/17"
+        self._shown = 0.0
+
+    def show(self, epoch: int, epochs: int, batch: int, batches: int) -> None:
+        """Tell ``status`` where training stands, at most once a second."""
+        now = time.monotonic()
+        if self.status is not None and (now - self._shown >= 1.0 or batch == batches):
+            self._shown = now
+            self.status(f"epoch {epoch + 1}/{epochs}, batch {batch}/{batches}")
 
     def make_optimizer(self, params: List[nn.Parameter]) -> torch.optim.Optimizer:
         """The weight optimizer over ``params``."""
@@ -128,14 +136,15 @@ class Trainer:
             start = int(resume["epoch"])
         model.to(self.device).train()
         last = math.nan
-        for _ in range(start, stop):
-            for x, y in batches:
+        for epoch in range(start, stop):
+            for batch, (x, y) in enumerate(batches, 1):
                 if before_batch is not None:
                     before_batch()
                 x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
                 last = self.train_step(model, opt, params, x, y)
                 if sched is not None:
                     sched.step()
+                self.show(epoch, total, batch, len(batches))  # type: ignore[arg-type]
         state = {"epoch": max(start, stop), "model": model.state_dict(), "optimizer": opt.state_dict(),
                  "scheduler": None if sched is None else sched.state_dict(), "rng": torch.get_rng_state(),
                  "data_rng": generator.get_state() if isinstance(generator, torch.Generator) else None}
