@@ -1,9 +1,9 @@
-"""Checks before the first trial: the default architecture runs on a real batch, and every candidate of
-every mixed op fits its slot (one forward each on the slot's real input)."""
+"""Checks before the first trial: the default architecture runs on a real batch, every candidate of every
+mixed op fits its slot (one forward each on the slot's real input), every metric computes once."""
 from __future__ import annotations
 
 import logging
-from typing import Dict, List, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 import torch
 from torch import nn
@@ -12,15 +12,18 @@ from .arch_space.export import module_device
 from .arch_space.mixed_ops import MixedOp
 from .data import DataBundle
 from .errors import blame
+from .metrics.base import Metric
 from .slot import Slot, find_slots
 
 log = logging.getLogger("slotnas")
 
 
-def preflight(model: nn.Module, data: DataBundle) -> List[str]:
+def preflight(model: nn.Module, data: DataBundle, metrics: Sequence[Metric] = ()) -> List[str]:
     """Run the checks; a default architecture that fails on the data stops with one line (nothing depends
     on which architecture is chosen there), a candidate that does not fit its slot is a warning (only the
-    architectures that choose it will fail). Returns the warnings."""
+    architectures that choose it will fail), and so is a metric that fails on the default architecture
+    (whether the failure depends on the architecture shows later: FailureGuard ends a run whose metric
+    never succeeded with an error). Returns the warnings."""
     inputs: Dict[str, torch.Tensor] = {}
     outputs: Dict[str, Tuple[int, ...]] = {}
     hooks = []
@@ -38,7 +41,19 @@ def preflight(model: nn.Module, data: DataBundle) -> List[str]:
         for hook in hooks:
             hook.remove()
         model.train(was_training)
-    return _check_candidates(model, inputs, outputs)
+    return _check_candidates(model, inputs, outputs) + _check_metrics(model, metrics)
+
+
+def _check_metrics(model: nn.Module, metrics: Sequence[Metric]) -> List[str]:
+    warnings = []
+    for i, metric in enumerate(metrics):
+        try:
+            metric.compute(model)
+        except Exception as exc:  # reported, not raised: it may depend on the default architecture
+            warnings.append(f"slotnas: warning: metrics[{i}] ({type(metric).__name__}) fails on the default "
+                            f"architecture ({type(exc).__name__}: {' '.join(str(exc).split())[:160]})")
+            log.warning(warnings[-1])
+    return warnings
 
 
 def _capture(slot: Slot, inputs: Dict[str, torch.Tensor], outputs: Dict[str, Tuple[int, ...]]):  # type: ignore[no-untyped-def]

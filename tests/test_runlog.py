@@ -69,7 +69,7 @@ def test_identical_failures_in_a_row_stop_the_run_and_each_new_error_is_shown_on
     assert [t.state.value for t in search_trials(str(run_dir))] == ["FAILED"] * 3  # nothing finished is lost
 
 
-def test_a_metric_that_never_succeeds_fails_the_run_at_the_end(tmp_path):
+def test_a_metric_that_never_succeeds_is_named_before_the_run_and_fails_it_at_the_end(tmp_path, caplog):
     @register_metric("test_never")
     class Never(Metric):
         def compute(self, model):
@@ -78,9 +78,12 @@ def test_a_metric_that_never_succeeds_fails_the_run_at_the_end(tmp_path):
     try:
         with pytest.raises(SlotnasError, match=r"^metrics: Never failed on every architecture \(ValueError: no such "
                                                r"counter on this machine\); results are in "):
-            run_search(tiny_config(tmp_path, metrics=["params", "test_never"], run={"budget": 2}))
+            with caplog.at_level("WARNING", logger="slotnas"):
+                run_search(tiny_config(tmp_path, metrics=["params", "test_never"], run={"budget": 2}))
     finally:
         METRICS._items.pop("test_never")
+    assert caplog.records[0].getMessage() == ("slotnas: warning: metrics[1] (Never) fails on the default architecture "
+                                              "(ValueError: no such counter on this machine)")
     run_dir = next(p for p in tmp_path.iterdir() if p.is_dir())
     assert len(search_trials(str(run_dir))) == 2 and (run_dir / "summary.txt").exists()
 

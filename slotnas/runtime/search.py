@@ -87,7 +87,7 @@ def run_search(cfg: Dict[str, Any], callbacks: Sequence[Callback] = ()) -> Searc
     user = [load_callback(c) for c in run_cfg["callbacks"]] + list(callbacks)
     parts = build(cfg)
     if not resumed:
-        preflight(parts.model, parts.data)  # the default architecture on a real batch; every candidate in its slot
+        preflight(parts.model, parts.data, parts.metrics)  # default architecture, every candidate, every metric
     optimizer = build_optimizer(cfg, parts.space)
     scheduler = build_scheduler(cfg["scheduler"], parts.estimator.max_fidelity) if "scheduler" in cfg else None
     run_dir = run_cfg["resume"] if resumed else make_run_dir(run_cfg["out"])
