@@ -119,6 +119,38 @@ def steps_for(method: str, device: torch.device) -> dict:
     return {"time": (t["ours"] * 1e3, t["hand"] * 1e3), "memory": (mem_ours / 2**20, mem_hand / 2**20)}
 
 
+def lean_vs_plain(device: torch.device) -> dict:
+    """A DARTS step of the same supernet with ``checkpoint: true`` mixed ops against plain ones."""
+    steps = {}
+    for lean in (True, False):
+        torch.manual_seed(0)
+        net = SlotCNN()
+        space = construct(net, [{"type": "mixed_op", "mixed": "weighted_sum", "candidates": CANDIDATES,
+                                 "checkpoint": lean}])
+        net.to(device)
+        for a in space.tensors():
+            a.data = a.data.to(device)
+        darts = OPTIMIZERS.get("DARTS")(space)
+        darts.prepare([(n, m) for n, m in net.named_modules() if isinstance(m, MixedOp)])
+        w_opt = torch.optim.SGD(net.parameters(), lr=0.025, momentum=0.9)
+        x, y = torch.randn(64, 3, 32, 32, device=device), torch.randint(0, 10, (64,), device=device)
+        weights = list(net.parameters())
+
+        def step(net=net, darts=darts, w_opt=w_opt, x=x, y=y, weights=weights) -> None:
+            darts.arch_mode()
+            darts.arch_step(ArchBatch(val_loss=lambda: F.cross_entropy(net(x), y),
+                                      train_loss=lambda: F.cross_entropy(net(x), y), weights=weights))
+            darts.weight_mode()
+            w_opt.zero_grad(set_to_none=True)
+            F.cross_entropy(net(x), y).backward()
+            w_opt.step()
+
+        steps["lean" if lean else "plain"] = step
+    t = interleaved_median(steps, repeats=20, warmup=1)
+    return {"time": (t["lean"] * 1e3, t["plain"] * 1e3),
+            "memory": (peak_memory_bytes(steps["lean"]) / 2**20, peak_memory_bytes(steps["plain"]) / 2**20)}
+
+
 def main() -> None:
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     print(f"slotnas bench_oneshot on {device}: SlotCNN, 8 slots x 5 candidates, batch 64 at 32x32; "
@@ -129,6 +161,9 @@ def main() -> None:
         figures = steps_for(method, device)
         print(ratio_line(f"{method} supernet step", *figures["time"], "ms", 1.05))
         print(ratio_line(f"{method} memory", *figures["memory"], "MiB", 1.05))
+    lean = lean_vs_plain(device)  # mixed_op checkpoint: true against the same slotnas supernet without it
+    print(ratio_line("DARTS step, checkpoint: true vs plain", *lean["time"], "ms", 1.3, names=("lean", "plain")))
+    print(ratio_line("DARTS memory, checkpoint: true vs plain", *lean["memory"], "MiB", 0.4, names=("lean", "plain")))
 
 
 if __name__ == "__main__":

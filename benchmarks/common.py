@@ -70,8 +70,10 @@ def peak_memory_bytes(step: Callable[[], None]) -> int:
     return cpu_peak_bytes(step)
 
 
-def ratio_line(label: str, ours: float, theirs: float, unit: str, target: float) -> str:
+def ratio_line(label: str, ours: float, theirs: float, unit: str, target: float,
+               names: tuple = ("slotnas", "hand")) -> str:
     """One printed result line: both figures, their ratio and whether the target is met."""
     ratio = ours / theirs if theirs else float("inf")
     verdict = "ok" if ratio <= target else "MISSED"
-    return f"{label:<44} slotnas {ours:10.3f} {unit:<3} hand {theirs:10.3f} {unit:<3} ratio {ratio:5.3f} (target <= {target}) {verdict}"
+    return (f"{label:<44} {names[0]} {ours:10.3f} {unit:<3} {names[1]} {theirs:10.3f} {unit:<3} "
+            f"ratio {ratio:5.3f} (target <= {target}) {verdict}")

@@ -120,3 +120,36 @@ def test_index_runs_only_the_chosen_candidate():
     assert op.chosen() == "IDT" and op.to_fixed() is cands[2][1]
     with pytest.raises(SlotError, match="Categorical whose choices"):
         Index(cands, Categorical(["NC3"]))
+
+
+def _bn_candidates():
+    torch.manual_seed(0)
+    slot = Slot(4, 4, 1)
+    names = ["NC3", "SC3", "MB3E3", "MAX3", "NIL"]
+    return [(n, nn.Sequential(build_candidate(n, slot), nn.Dropout(0.3))) for n in names]
+
+
+@pytest.mark.parametrize("op_cls, extra", [(WeightedSum, {}), (GumbelSum, {"tau": 0.7})])
+def test_checkpointed_mixed_op_gives_the_same_outputs_gradients_and_bn_statistics(op_cls, extra):
+    import copy
+
+    plain_cands = _bn_candidates()
+    lean_cands = copy.deepcopy(plain_cands)
+    alpha_p, alpha_l = TensorParam(5, name="a"), TensorParam(5, name="a")
+    with torch.no_grad():
+        alpha_l.value.copy_(alpha_p.value.normal_())
+    plain = op_cls(plain_cands, alpha_p, **extra).train()
+    lean = op_cls(lean_cands, alpha_l, checkpoint=True, **extra).train()
+    x = torch.randn(8, 4, 6, 6)
+    outs = []
+    for op in (plain, lean):
+        torch.manual_seed(1)  # the same dropout masks and Gumbel noise
+        xi = x.clone().requires_grad_(True)
+        out = op(xi)
+        (out * torch.linspace(-1, 1, out.numel()).view_as(out)).sum().backward()
+        outs.append((out.detach(), xi.grad, op.alpha.value.grad))
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(*outs))
+    for (name_p, p), (_, q) in zip(plain.named_parameters(), lean.named_parameters()):
+        assert torch.allclose(p.grad, q.grad, atol=1e-6), name_p
+    for (name_b, b), (_, c) in zip(plain.named_buffers(), lean.named_buffers()):
+        assert torch.equal(b, c), name_b  # running statistics updated once, not again in the recomputation

@@ -120,3 +120,18 @@ def test_the_trainer_reports_epoch_and_batch_at_most_once_a_second():
     trainer.fit(nn.Linear(3, 2), batches)
     assert shown[0] == "epoch 1/2, batch 1/5" and shown[-1] == "epoch 2/2, batch 5/5"
     assert "epoch 1/2, batch 5/5" in shown and len(shown) <= 4  # throttled: first, each epoch's end, and 1/s
+
+
+def test_blas_and_openmp_threads_follow_run_threads_while_the_search_runs(tmp_path):
+    from threadpoolctl import threadpool_info
+
+    from slotnas.callbacks import Callback
+
+    seen = []
+
+    class Probe(Callback):
+        def on_trial_complete(self, run, trial):
+            seen.append({lib["internal_api"]: lib["num_threads"] for lib in threadpool_info()})
+
+    run_search(tiny_config(tmp_path, run={"budget": 2, "threads": 1}), callbacks=[Probe()])
+    assert seen and all(threads == 1 for pools in seen for threads in pools.values())

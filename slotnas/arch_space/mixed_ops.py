@@ -10,6 +10,7 @@ from torch import nn
 from ..constraints import PositiveFloat
 from ..errors import SlotError
 from ..params import Categorical, Param, TensorParam
+from .checkpointing import checkpointed
 from ..registry import Registry
 
 MIXED_OPS = Registry("mixed op")
@@ -53,7 +54,8 @@ class MixedOp(nn.Module):
         for w, op, zero in zip(weights.unbind(-1), self.candidates, self._is_zero):
             if zero:
                 continue
-            y = op(x)
+            lean = getattr(self, "checkpoint", False) and self.training and torch.is_grad_enabled()
+            y = checkpointed(op, x) if lean else op(x)
             out = y * w if out is None else torch.addcmul(out, y, w)
         if out is None:
             return self.candidates[0](x) * weights.sum()
@@ -66,11 +68,13 @@ class MixedOp(nn.Module):
 class _AlphaOp(MixedOp):
     """A mixed op driven by one TensorParam of logits over the candidates."""
 
-    def __init__(self, candidates: Sequence[Tuple[str, nn.Module]], alpha: TensorParam) -> None:
+    def __init__(self, candidates: Sequence[Tuple[str, nn.Module]], alpha: TensorParam,
+                 checkpoint: bool = False) -> None:
         super().__init__(candidates)
         if not isinstance(alpha, TensorParam) or alpha.shape != (len(self.names),):
             raise SlotError(f"{type(self).__name__} needs a TensorParam of shape ({len(self.names)},)")
         self.alpha = alpha  # a Param, not an nn.Parameter: kept out of model.parameters()
+        self.checkpoint = checkpoint  # recompute each candidate's activations in backward (less memory)
 
     def params(self) -> List[Param]:
         return [self.alpha]
@@ -96,9 +100,10 @@ class GumbelSum(_AlphaOp):
     """SNAS (soft) / GDAS (hard): Gumbel-softmax weights with temperature ``tau``."""
 
     def __init__(
-        self, candidates: Sequence[Tuple[str, nn.Module]], alpha: TensorParam, tau: PositiveFloat = 1.0, hard: bool = False
+        self, candidates: Sequence[Tuple[str, nn.Module]], alpha: TensorParam, tau: PositiveFloat = 1.0,
+        hard: bool = False, checkpoint: bool = False
     ) -> None:
-        super().__init__(candidates, alpha)
+        super().__init__(candidates, alpha, checkpoint)
         self.tau, self.hard = tau, hard
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -144,12 +144,15 @@ def _discrete(run: Run, hooks: Callback) -> None:
     checkpoints = _checkpoints(run)
     local = TrialWorker(run.config, None, 0, 0, "main", estimator=run.estimator, checkpoints=checkpoints)
     executor = make_executor(run.config["run"], run.config, workers, threads, local, shared)
-    try:
-        if rungs is not None:
-            rungs.drive(executor, hooks, checkpoints, run.config["run"]["keep_checkpoints"],  # type: ignore[arg-type]
-                        requeue)
-        else:
-            drive(run, executor, propose, hooks, requeue)
+    from threadpoolctl import threadpool_limits
+
+    try:  # BLAS / OpenMP pools (a GP refit, xgboost) get the run's threads too: proposals stay cheap under load
+        with threadpool_limits(limits=threads):
+            if rungs is not None:
+                rungs.drive(executor, hooks, checkpoints, run.config["run"]["keep_checkpoints"],  # type: ignore[arg-type]
+                            requeue)
+            else:
+                drive(run, executor, propose, hooks, requeue)
     finally:
         executor.close()
         torch.set_num_threads(all_threads)
