@@ -1,9 +1,9 @@
-"""Activation checkpointing of one candidate: its inner activations are recomputed in backward instead of
-kept, with the same numbers as a plain forward (BatchNorm running statistics are updated once)."""
+"""Activation checkpointing of a mixed op: the activations of its candidates are recomputed in backward
+instead of kept, with the same numbers as a plain forward (BatchNorm running statistics are updated once)."""
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Iterator, List, Tuple
+from typing import Callable, Iterator, List, Tuple
 
 import torch
 from torch import nn
@@ -26,16 +26,17 @@ def frozen_bn_stats(module: nn.Module) -> Iterator[None]:
             bn.num_batches_tracked.copy_(tracked)
 
 
-def checkpointed(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """``module(x)`` whose inner activations are recomputed in backward (random state preserved, BatchNorm
-    statistics updated only by the first forward)."""
+def checkpointed(fn: Callable[..., torch.Tensor], owner: nn.Module, *inputs: torch.Tensor) -> torch.Tensor:
+    """``fn(*inputs)`` (computed by ``owner``'s modules) keeping only its inputs and output: the activations
+    inside are recomputed in backward, with the random state preserved and BatchNorm statistics updated
+    only by the first forward."""
     calls = [0]
 
-    def run(inp: torch.Tensor) -> torch.Tensor:
+    def run(*args: torch.Tensor) -> torch.Tensor:
         calls[0] += 1
         if calls[0] == 1:
-            return module(inp)
-        with frozen_bn_stats(module):  # the recomputation in backward
-            return module(inp)
+            return fn(*args)
+        with frozen_bn_stats(owner):  # the recomputation in backward
+            return fn(*args)
 
-    return checkpoint(run, x, use_reentrant=False, preserve_rng_state=True)
+    return checkpoint(run, *inputs, use_reentrant=False, preserve_rng_state=True)

@@ -49,13 +49,18 @@ class MixedOp(nn.Module):
         return self.candidates[self.chosen_index()]
 
     def _weighted(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-        """sum_i w_i * op_i(x), skipping zero ops (their term and its gradient are exactly 0)."""
+        """sum_i w_i * op_i(x), skipping zero ops (their term and its gradient are exactly 0); with
+        ``checkpoint`` only x, the weights and the sum are kept for backward."""
+        if getattr(self, "checkpoint", False) and self.training and torch.is_grad_enabled():
+            return checkpointed(self._weighted_sum, self, x, weights)
+        return self._weighted_sum(x, weights)
+
+    def _weighted_sum(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
         out: Optional[torch.Tensor] = None
         for w, op, zero in zip(weights.unbind(-1), self.candidates, self._is_zero):
             if zero:
                 continue
-            lean = getattr(self, "checkpoint", False) and self.training and torch.is_grad_enabled()
-            y = checkpointed(op, x) if lean else op(x)
+            y = op(x)
             out = y * w if out is None else torch.addcmul(out, y, w)
         if out is None:
             return self.candidates[0](x) * weights.sum()
