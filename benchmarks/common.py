@@ -9,6 +9,10 @@ from typing import Callable, Dict, List, Optional
 os.environ.setdefault("KINETO_LOG_LEVEL", "5")  # keep the profiler's own log lines out of the report
 import torch  # noqa: E402
 
+from slotnas.memory import cpu_peak_bytes, peak_memory_bytes  # noqa: E402 (the memory figures)
+
+__all__ = ["cpu_peak_bytes", "peak_memory_bytes", "interleaved_median", "saved_activation_bytes", "ratio_line"]
+
 
 def interleaved_median(fns: Dict[str, Callable[[], None]], repeats: int, warmup: int = 3,
                        before_each: Optional[Callable[[int], None]] = None) -> Dict[str, float]:
@@ -42,32 +46,6 @@ def saved_activation_bytes(step: Callable[[], None]) -> int:
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         step()
     return sum(seen.values())
-
-
-def cpu_peak_bytes(step: Callable[[], None]) -> int:
-    """Peak of the CPU allocator's live bytes during one ``step`` (profiler memory events in time order)."""
-    from torch.profiler import ProfilerActivity, profile
-
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
-        step()
-    # self_ (not total) usage: a parent op's total repeats its children's allocations
-    deltas = sorted((e.time_range.start, e.self_cpu_memory_usage) for e in prof.events() if e.self_cpu_memory_usage)
-    live = peak = 0
-    for _, delta in deltas:
-        live += delta
-        peak = max(peak, live)
-    return peak
-
-
-def peak_memory_bytes(step: Callable[[], None]) -> int:
-    """Peak allocator memory of one ``step``: CUDA's counter on GPU, profiler allocation events on CPU."""
-    if torch.cuda.is_available():
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
-        step()
-        torch.cuda.synchronize()
-        return torch.cuda.max_memory_allocated()
-    return cpu_peak_bytes(step)
 
 
 def ratio_line(label: str, ours: float, theirs: float, unit: str, target: float,

@@ -43,6 +43,8 @@ def _parser() -> argparse.ArgumentParser:
     describe = sub.add_parser("describe", help="summarize a config's search space (slots, parameters, size)")
     describe.add_argument("config")
     describe.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    describe.add_argument("--batch-size", type=int, help="also estimate the peak memory of one training step at "
+                                                           "this batch size (runs steps at batch 8 and 16 on the CPU)")
     describe.add_argument("--arch", help="a best_arch.yaml-style file: also print that fixed network's parameters "
                                          "and MACs (e.g. configs/darts_v2.yaml with configs/darts_eval.yaml)")
     lister = sub.add_parser("list", help="list registered components")
@@ -130,7 +132,9 @@ def _describe(args: argparse.Namespace) -> int:
     cfg = load_config(args.config, args.overrides)
     arch = read_yaml(args.arch) if args.arch else None
     input_shape, num_classes = data_shape(cfg["data"])
-    print(describe(cfg, input_shape, num_classes, arch))
+    if args.batch_size is not None and args.batch_size < 1:
+        raise SlotnasError(f"describe --batch-size: expected an int >= 1, got {args.batch_size}")
+    print(describe(cfg, input_shape, num_classes, arch, batch_size=args.batch_size))
     return 0
 
 

@@ -164,9 +164,10 @@ def read_state_dict(path: str, model: nn.Module) -> Dict[str, Any]:
 
 
 def describe(cfg: Dict[str, Any], input_shape: Sequence[int] = (3, 32, 32), num_classes: int = 10,
-             arch: Optional[Dict[str, Any]] = None) -> str:
+             arch: Optional[Dict[str, Any]] = None, batch_size: Optional[int] = None) -> str:
     """Text summary of a config's space: slots, parameters, candidates per parameter, log10 of its size,
-    the architectures a top-k export derives, and with ``arch`` the fixed architecture's size."""
+    the architectures a top-k export derives, with ``batch_size`` the peak memory of one training step of
+    the searched network, and with ``arch`` the fixed architecture's size."""
     from collections import Counter
 
     from .slot import find_slots
@@ -187,6 +188,14 @@ def describe(cfg: Dict[str, Any], input_shape: Sequence[int] = (3, 32, 32), num_
         lines.append(f"derived: 10^{derived:.2f} architectures (top-k edges per node on export, as DARTS counts)")
     lines.append("candidates per parameter:")
     lines += [f"  {n:>4} x [{choices}]" for choices, n in counts.most_common()]
+    if batch_size is not None:
+        from .memory import estimate_activation_bytes
+
+        acts = estimate_activation_bytes(model, input_shape, num_classes, batch_size) / 2**20
+        weights = sum(p.numel() * p.element_size() for p in model.parameters()) / 2**20
+        lines.append(f"memory at batch {batch_size}, input {list(input_shape)}: ~{acts:,.0f} MiB of activations kept "
+                     f"for backward in one training step (measured, from batch 4 and 8 beyond), plus {weights:,.1f} "
+                     "MiB of weights (and as much again for gradients and each optimizer state)")
     if arch is not None:
         lines += describe_fixed(model, space, arch, input_shape)
     return "\n".join(lines)
