@@ -68,7 +68,8 @@ def load_plugins(plugins: Any) -> None:
 
 def resolve_paths(cfg: Dict[str, Any], folder: str) -> Dict[str, Any]:
     """Make the config's relative paths absolute against ``folder`` (the config file's): plugin files,
-    ``file.py:attr`` specs, data.root and metric tables; also put ``folder`` on the import path."""
+    ``file.py:attr`` specs (model.type, estim.fn, run.callbacks), data.root and metric tables; also put
+    ``folder`` on the import path."""
     def absolute(path: str) -> str:
         return path if os.path.isabs(path) else os.path.normpath(os.path.join(folder, path))
 
@@ -83,8 +84,9 @@ def resolve_paths(cfg: Dict[str, Any], folder: str) -> Dict[str, Any]:
     plugins = cfg.get("plugins")
     if isinstance(plugins, list):
         cfg["plugins"] = [absolute(p) if isinstance(p, str) and p.endswith(".py") else p for p in plugins]
-    if isinstance(cfg.get("model"), dict):
-        cfg["model"]["type"] = spec(cfg["model"].get("type"))
+    for section, key in (("model", "type"), ("estim", "fn")):
+        if isinstance(cfg.get(section), dict) and key in cfg[section]:
+            cfg[section][key] = spec(cfg[section][key])
     run = cfg.get("run")
     if isinstance(run, dict) and isinstance(run.get("callbacks"), list):
         run["callbacks"] = [spec(c) for c in run["callbacks"]]

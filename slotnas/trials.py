@@ -39,6 +39,8 @@ def plain(value: Any) -> Any:
         return [plain(v) for v in value]
     if hasattr(value, "item") and callable(value.item):
         return value.item()
+    if callable(value) and hasattr(value, "__module__") and hasattr(value, "__qualname__"):
+        return f"{value.__module__}:{value.__qualname__}"  # a function given in Python, as a config names it
     return value
 
 

@@ -3,7 +3,8 @@ from .base import ESTIMATORS, Estimator, arch_label, register_estimator
 from .subnet import DefaultEstim, SubNetEstim  # isort: skip  (registration order = listing order)
 from .spos import SPOSEstim  # isort: skip
 from .supernet import SuperNetEstim  # isort: skip
+from .objective import ObjectiveEstim, TrialContext  # isort: skip
 from .trainer import NonFiniteLoss, Trainer, reset_weights
 
 __all__ = ["ESTIMATORS", "Estimator", "arch_label", "register_estimator", "SubNetEstim", "DefaultEstim",
-           "SPOSEstim", "SuperNetEstim", "Trainer", "NonFiniteLoss", "reset_weights"]
+           "SPOSEstim", "SuperNetEstim", "ObjectiveEstim", "TrialContext", "Trainer", "NonFiniteLoss", "reset_weights"]
