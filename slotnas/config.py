@@ -241,7 +241,8 @@ def _validate_scheduler(cfg: Dict[str, Any], registries: Dict[str, Registry], bu
     spec = _component("scheduler", cfg["scheduler"], SCHEDULERS)
     estim, scheduler = registries["estim"].get(cfg["estim"]["type"]), SCHEDULERS.get(spec["type"])
     stopping = isinstance(estim, type) and issubclass(estim, Estimator) and not estim.resumable()
-    if stopping and not (getattr(scheduler, "stopping_capable", False) and "max_fidelity" in spec):
+    max_given = "max_fidelity" in spec or getattr(estim, "fidelity_option", None) in cfg["estim"]
+    if stopping and not (getattr(scheduler, "stopping_capable", False) and max_given):
         raise SlotnasError(f"scheduler: estim {cfg['estim']['type']} has no resumable fidelity; multi-fidelity "
                            "schedulers need e.g. SubNetEstim (epochs), or an estimator that reports per epoch "
                            "(Estimator.report) with scheduler type ASHA or MOASHA and scheduler.max_fidelity")

@@ -75,3 +75,25 @@ def test_failures_of_the_objective_follow_the_failure_policy(tmp_path, capsys):
     config.write_text(yaml.safe_dump({**TINY, "estim": {"type": "Objective", "fn": "os:getcwd"}}))
     assert main(["search", str(config)]) == 2
     assert "estim.fn: 'os:getcwd' names the Python standard library" in capsys.readouterr().err
+
+
+def curve(trial):
+    """A learning curve known in advance: better architectures climb faster; each step is reported."""
+    quality = {"NC3": 3.0, "SC3": 2.0, "IDT": 1.0}
+    rate = sum(quality[v] for v in trial.arch.values())
+    for step in range(1, 5):
+        acc = rate * step
+        if trial.report(step, {"val_acc": acc}):
+            break
+    return {"val_acc": acc}
+
+
+def test_a_stopping_scheduler_prunes_a_user_objective_through_report(tmp_path):
+    result = run_search(tiny_config(tmp_path, estim={"type": "Objective", "fn": "tests.test_objective:curve", "steps": 4},
+                                    optim={"type": "GridSearch"}, scheduler={"type": "ASHA", "min_fidelity": 1, "eta": 2},
+                                    run={"budget": 9}))
+    states = {t.state for t in result.trials}
+    assert states == {TrialState.COMPLETE, TrialState.PRUNED}
+    assert result.best_arch == {"cells.0": "NC3", "cells.1": "NC3"}
+    pruned = [t for t in result.trials if t.state is TrialState.PRUNED]
+    assert all(max(t.intermediate) < 4 for t in pruned)  # stopped before the last step

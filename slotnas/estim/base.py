@@ -37,13 +37,16 @@ class Estimator:
     ``parallel``: whether several workers pay off (many small independent trainings; ``run.workers: auto``);
     ``default_only``: evaluates only the space's current (default) architecture, once;
     ``fidelity_continues``: whether :meth:`estimate_at` continues from ``resume`` (so a promotion costs
-    only the rungs' difference).
+    only the rungs' difference);
+    ``fidelity_option``: for estimators that only :meth:`report`, the option giving the number of steps
+    (a stopping scheduler's max fidelity), e.g. ``steps`` of ObjectiveEstim.
     """
 
     accepts = "discrete"
     parallel = False
     default_only = False
     fidelity_continues = True  # a higher rung continues the lower one's state (False: starts again)
+    fidelity_option: Optional[str] = None
 
     def __init__(self, model: nn.Module, space: ParamSpace, data: DataBundle, trainer: Trainer,
                  metrics: Sequence[Metric] = (), criterion: Optional[CriterionChain] = None) -> None:

@@ -42,6 +42,7 @@ class ObjectiveEstim(Estimator):
     (the maximum fidelity for a stopping scheduler such as ASHA)."""
 
     parallel = True
+    fidelity_option = "steps"  # the option that gives a stopping scheduler its max fidelity
 
     def __init__(self, *args: Any, fn: Union[str, Objective], steps: Optional[PositiveInt] = None,
                  **kwargs: Any) -> None:
