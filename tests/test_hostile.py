@@ -132,3 +132,20 @@ def test_a_tampered_run_folder_gives_one_line_from_export(tmp_path, finished_run
 def test_export_onnx_into_a_missing_folder(tmp_path, finished_run, capsys):
     target = tmp_path / "new" / "deeper" / "model.onnx"
     assert main(["export", finished_run, "--onnx", str(target)]) == 0 and target.is_file()
+
+
+def test_any_random_bytes_as_weights_are_one_line(tmp_path):
+    """The unpickler raises whatever random bytes make it raise; every case is the same one-line error."""
+    import random
+
+    from torch import nn
+
+    from slotnas.runner import read_state_dict
+
+    path = tmp_path / "best_model.pt"
+    for seed in range(60):
+        rng = random.Random(seed)
+        prefix = [b"", b"PK\x03\x04", b"\x80\x02"][seed % 3]  # plain bytes, a zip header, a pickle header
+        path.write_bytes(prefix + rng.randbytes(rng.randint(1, 4096)))
+        with pytest.raises(SlotnasError, match="best_model.pt is damaged or not a weights file"):
+            read_state_dict(str(path), nn.Linear(2, 2))
