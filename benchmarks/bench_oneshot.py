@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import os
 import sys
 
@@ -63,6 +64,18 @@ class HandSupernet(nn.Module):
         return self.head(x.mean((2, 3)))
 
 
+def one_shot_step(net: nn.Module, optimizer, w_opt, val: tuple, train: tuple, weights: list) -> None:  # type: ignore[no-untyped-def]
+    """One slotnas one-shot step: an architecture step on ``val``, then a weight step on ``train``."""
+    (xv, yv), (xt, yt) = val, train
+    optimizer.arch_mode()
+    optimizer.arch_step(ArchBatch(val_loss=lambda: F.cross_entropy(net(xv), yv),
+                                  train_loss=lambda: F.cross_entropy(net(xt), yt), weights=weights))
+    optimizer.weight_mode()
+    w_opt.zero_grad(set_to_none=True)
+    F.cross_entropy(net(xt), yt).backward()
+    w_opt.step()
+
+
 def steps_for(method: str, device: torch.device) -> dict:
     torch.manual_seed(0)
     ours = SlotCNN()
@@ -84,13 +97,7 @@ def steps_for(method: str, device: torch.device) -> dict:
     weights = list(ours.parameters())
 
     def step_ours() -> None:
-        optimizer.arch_mode()
-        optimizer.arch_step(ArchBatch(val_loss=lambda: F.cross_entropy(ours(xv), yv),
-                                      train_loss=lambda: F.cross_entropy(ours(xt), yt), weights=weights))
-        optimizer.weight_mode()
-        w_ours.zero_grad(set_to_none=True)
-        F.cross_entropy(ours(xt), yt).backward()
-        w_ours.step()
+        one_shot_step(ours, optimizer, w_ours, (xv, yv), (xt, yt), weights)
 
     def step_hand() -> None:
         hand.n_paths, hand.pairs = 2, []
@@ -133,19 +140,9 @@ def lean_vs_plain(device: torch.device) -> dict:
         darts = OPTIMIZERS.get("DARTS")(space)
         darts.prepare([(n, m) for n, m in net.named_modules() if isinstance(m, MixedOp)])
         w_opt = torch.optim.SGD(net.parameters(), lr=0.025, momentum=0.9)
-        x, y = torch.randn(64, 3, 32, 32, device=device), torch.randint(0, 10, (64,), device=device)
-        weights = list(net.parameters())
-
-        def step(net=net, darts=darts, w_opt=w_opt, x=x, y=y, weights=weights) -> None:
-            darts.arch_mode()
-            darts.arch_step(ArchBatch(val_loss=lambda: F.cross_entropy(net(x), y),
-                                      train_loss=lambda: F.cross_entropy(net(x), y), weights=weights))
-            darts.weight_mode()
-            w_opt.zero_grad(set_to_none=True)
-            F.cross_entropy(net(x), y).backward()
-            w_opt.step()
-
-        steps["lean" if lean else "plain"] = step
+        batch = (torch.randn(64, 3, 32, 32, device=device), torch.randint(0, 10, (64,), device=device))
+        steps["lean" if lean else "plain"] = functools.partial(one_shot_step, net, darts, w_opt, batch, batch,
+                                                               list(net.parameters()))
     t = interleaved_median(steps, repeats=20, warmup=1)
     return {"time": (t["lean"] * 1e3, t["plain"] * 1e3),
             "memory": (peak_memory_bytes(steps["lean"]) / 2**20, peak_memory_bytes(steps["plain"]) / 2**20)}
