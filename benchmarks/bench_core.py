@@ -13,6 +13,7 @@ from torch import nn
 
 sys.path.insert(0, os.path.dirname(__file__))
 from common import interleaved_median, peak_memory_bytes, ratio_line  # noqa: E402
+from hand_ops import copy_weights, hand_candidates  # noqa: E402
 
 from slotnas import Slot, construct, slotify  # noqa: E402
 from slotnas.arch_space import ops  # noqa: E402
@@ -50,12 +51,15 @@ class HandMixed(nn.Module):
 
 
 class HandCNN(nn.Module):
-    """The same supernet with one (8, 5) alpha tensor, written by hand."""
+    """The same supernet with one (8, 5) alpha tensor, written by hand (plain torch candidates from
+    hand_ops, no slotnas module), with ``source``'s weights."""
 
     def __init__(self, source: SlotCNN) -> None:
         super().__init__()
-        self.stem, self.head = source.stem, source.head
-        self.cells = nn.ModuleList(HandMixed(list(slot.entity.candidates)) for slot in source.cells)
+        self.stem = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU())
+        self.cells = nn.ModuleList(HandMixed(hand_candidates(CANDIDATES, i, o, s)) for i, o, s in LAYOUT)
+        self.head = nn.Linear(64, 10)
+        copy_weights(source, self)
 
     def forward(self, x: torch.Tensor, alphas: torch.Tensor) -> torch.Tensor:
         weights = F.softmax(alphas, dim=-1)

@@ -11,8 +11,9 @@ import torch.nn.functional as F
 from torch import nn
 
 sys.path.insert(0, os.path.dirname(__file__))
-from bench_core import CANDIDATES, SlotCNN  # noqa: E402
+from bench_core import CANDIDATES, LAYOUT, SlotCNN  # noqa: E402
 from common import interleaved_median, peak_memory_bytes, ratio_line  # noqa: E402
+from hand_ops import copy_weights, hand_candidates  # noqa: E402
 
 from slotnas import construct  # noqa: E402
 from slotnas.arch_space import MixedOp  # noqa: E402
@@ -27,8 +28,11 @@ class HandSupernet(nn.Module):
 
     def __init__(self, source: SlotCNN, method: str, alphas: torch.Tensor) -> None:
         super().__init__()
-        self.stem, self.head, self.method = source.stem, source.head, method
-        self.cells = nn.ModuleList(nn.ModuleList(slot.entity.candidates) for slot in source.cells)
+        self.method = method
+        self.stem = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU())
+        self.cells = nn.ModuleList(hand_candidates(CANDIDATES, i, o, s) for i, o, s in LAYOUT)  # plain torch
+        self.head = nn.Linear(64, 10)
+        copy_weights(source, self)
         self.alphas = alphas  # kept out of self.parameters(), like slotnas
         self.tau, self.n_paths = 1.0, 2
         self.pairs: list = []  # ProxylessNAS: (row, pair) sampled by the last arch forward
