@@ -155,6 +155,12 @@ def test_darts_cell_search_with_gradient_and_evolution(tmp_path):
     result = run_search(small_darts(tmp_path, construct=[{"type": "mixed_op", "mixed": "weighted_sum"}],
                                     optim={"type": "DARTS", "lr": 3e-3}, estim={"type": "SuperNetEstim", "epochs": 1}))
     assert len(result.best_arch) == 10  # 5 edges x (normal, reduction)
+    with open(f"{result.run_dir}/best_arch.yaml") as fh:
+        genotype = yaml.safe_load(fh)["genotype"]  # the readable genotype of the DARTS winner
+    kept = {f"{group}.node{j}": len(edges) for group in ("normal", "reduction")
+            for j, edges in enumerate(genotype[group]["nodes"])}
+    assert set(kept) == {"normal.node0", "normal.node1", "reduction.node0", "reduction.node1"}
+    assert all(n == 2 for n in kept.values()) and len(genotype["cells"]) == 3  # top-2 edges per node, 3 cells
     result = run_search(small_darts(tmp_path, construct=[{"type": "mixed_op", "mixed": "index"}],
                                     optim={"type": "RegularizedEvolution", "population": 2, "sample_size": 2},
                                     run={"budget": 3}))
