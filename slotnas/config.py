@@ -10,13 +10,14 @@ from .constraints import NonNegativeInt, PositiveInt
 from .errors import ARCHITECTURE_FAILURES, SlotnasError
 from .registry import Registry, check_keys, check_options, check_value, component_options
 from .overrides import apply_overrides, check_assignments
+from .hparams import check_hparams
 from .plugins import load_plugins, resolve_paths
 from .yaml_io import read_yaml_file
 
 DEFAULT_CONFIG = os.path.join(os.path.dirname(__file__), "configs", "default.yaml")
 
 TOP_KEYS = ("model", "template", "slots", "construct", "optim", "estim", "trainer", "data", "metrics", "criterion",
-            "objectives", "scheduler", "run", "plugins")
+            "objectives", "scheduler", "run", "plugins", "hparams")
 REQUIRED = ("construct",)
 RUN_OPTIONS: Dict[str, Any] = {  # key -> (type, default)
     "seed": (NonNegativeInt, 0),
@@ -39,6 +40,7 @@ RUN_OPTIONS: Dict[str, Any] = {  # key -> (type, default)
 }
 DEFAULT_SECTIONS: Dict[str, Any] = {
     "plugins": [],
+    "hparams": {},
     "optim": {"type": "RandomSearch"},
     "estim": {"type": "SubNetEstim"},
     "trainer": {},
@@ -215,6 +217,7 @@ def validate(raw: Mapping[str, Any]) -> Dict[str, Any]:
     cfg["metrics"] = [_component(f"metrics[{i}]", m, registries["metrics"], kind="metrics")
                       for i, m in enumerate(_validate_list("metrics", cfg["metrics"]))]
     cfg["criterion"] = _validate_criterion(cfg["criterion"])
+    cfg["hparams"] = check_hparams(cfg["hparams"])
     if "objectives" in cfg:
         from .pareto import check_objectives
 

@@ -20,6 +20,7 @@ from .metrics import METRICS, Metric
 from .metrics.base import probe_forward
 from .metrics.criterion import CriterionChain
 from .optim import OPTIMIZERS, Optimizer
+from .hparams import add_hparams
 from .params import ParamSpace
 from .plugins import load_plugins
 from .registry import component_options, signature_options
@@ -89,11 +90,13 @@ def build(cfg: Dict[str, Any], data: Optional[DataBundle] = None) -> Components:
     check_metric_shapes(cfg["metrics"], model, data.input_shape)
     with blame("trainer"):
         trainer = Trainer(**cfg["trainer"])
+    add_hparams(space, cfg.get("hparams", {}), trainer)  # searched jointly with the architecture
     with blame("criterion"):
         criterion = CriterionChain(cfg["criterion"])
     with blame(f"estim ({cfg['estim']['type']})"):
         estim = ESTIMATORS.get(cfg["estim"]["type"])(model, space, data, trainer, metrics=metrics,
                                                       criterion=criterion, **component_options(cfg["estim"]))
+    estim.hparam_names = list(cfg.get("hparams", {}))
     return Components(data, model, space, trainer, metrics, estim)
 
 

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 def space_log10(space: ParamSpace) -> float:
     """log10 of the number of architectures (parameter assignments) a space holds."""
-    return sum(math.log10(p.size()) for p in space if p.size() > 0)
+    return sum(math.log10(p.size()) for p in space if 0 < p.size() < math.inf)  # continuous ones not counted
 
 
 def format_value(value: Any) -> str:

@@ -1,7 +1,7 @@
 """Estimator interface: metrics of the architecture the space currently encodes."""
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from torch import nn
 
@@ -54,6 +54,7 @@ class Estimator:
         self.metrics = list(metrics)
         self.criterion = criterion
         self.reporter = Reporter()  # replaced per trial by the runtime
+        self.hparam_names: List[str] = []  # space parameters that are hyperparameters, not architecture
 
     @classmethod
     def resumable(cls) -> bool:

@@ -23,7 +23,7 @@ class TrialContext:
     data: DataBundle  # the config's data (loaders); an objective may ignore it and load its own
     device: torch.device  # trainer.device: where the objective should train
     estimator: "ObjectiveEstim" = field(repr=False)
-    hparams: Dict[str, Any] = field(default_factory=dict)  # this trial's hyperparameters (none configured yet)
+    hparams: Dict[str, Any] = field(default_factory=dict)  # this trial's values of the config's hparams
 
     def report(self, step: int, metrics: Mapping[str, Any]) -> bool:
         """Record intermediate metrics after ``step`` (e.g. an epoch); True: a scheduler stops the trial now
@@ -61,8 +61,9 @@ class ObjectiveEstim(Estimator):
 
     def estimate(self) -> Metrics:
         reset_weights(self.model)
-        context = TrialContext(self.model, {p.name: p.value for p in self.space if not hasattr(p, "shape")},
-                               self.data, self.trainer.device, self)
+        values = {p.name: p.value for p in self.space if not hasattr(p, "shape")}
+        hparams = {n: values.pop(n) for n in self.hparam_names if n in values}
+        context = TrialContext(self.model, values, self.data, self.trainer.device, self, hparams)
         result = self.fn(context)
         if not isinstance(result, Mapping) or not all(isinstance(k, str) for k in result):
             raise TypeError(f"estim.fn {getattr(self.fn, '__name__', self.fn)!r} returned "
