@@ -1,17 +1,13 @@
-"""Helpers shared by the benchmark scripts: interleaved timing and activation-memory probes."""
+"""Helpers shared by the benchmark scripts: interleaved timing, ratio lines, and slotnas.memory's peak probes."""
 from __future__ import annotations
 
-import os
 import statistics
 import time
 from typing import Callable, Dict, List, Optional
 
-os.environ.setdefault("KINETO_LOG_LEVEL", "5")  # keep the profiler's own log lines out of the report
-import torch  # noqa: E402
+from slotnas.memory import cpu_peak_bytes, peak_memory_bytes  # the memory figures (profiler output silenced)
 
-from slotnas.memory import cpu_peak_bytes, peak_memory_bytes  # noqa: E402 (the memory figures)
-
-__all__ = ["cpu_peak_bytes", "peak_memory_bytes", "interleaved_median", "saved_activation_bytes", "ratio_line"]
+__all__ = ["cpu_peak_bytes", "peak_memory_bytes", "interleaved_median", "ratio_line"]
 
 
 def interleaved_median(fns: Dict[str, Callable[[], None]], repeats: int, warmup: int = 3,
@@ -32,20 +28,6 @@ def interleaved_median(fns: Dict[str, Callable[[], None]], repeats: int, warmup:
             fn()
             times[name].append(time.perf_counter() - start)
     return {name: statistics.median(ts) for name, ts in times.items()}
-
-
-def saved_activation_bytes(step: Callable[[], None]) -> int:
-    """Bytes of distinct tensor storage autograd saves for backward during one call of ``step``."""
-    seen: Dict[int, int] = {}
-
-    def pack(t: torch.Tensor) -> torch.Tensor:
-        storage = t.untyped_storage()
-        seen[storage.data_ptr()] = storage.nbytes()
-        return t
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        step()
-    return sum(seen.values())
 
 
 def ratio_line(label: str, ours: float, theirs: float, unit: str, target: float,

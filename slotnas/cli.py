@@ -43,8 +43,8 @@ def _parser() -> argparse.ArgumentParser:
     describe = sub.add_parser("describe", help="summarize a config's search space (slots, parameters, size)")
     describe.add_argument("config")
     describe.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
-    describe.add_argument("--batch-size", type=int, help="also estimate the peak memory of one training step at "
-                                                           "this batch size (runs steps at batch 8 and 16 on the CPU)")
+    describe.add_argument("--batch-size", type=int, help="also estimate the activation memory of one training step "
+                                                           "at this batch size (forward passes at batch 4 and 8)")
     describe.add_argument("--arch", help="a best_arch.yaml-style file: also print that fixed network's parameters "
                                          "and MACs (e.g. configs/darts_v2.yaml with configs/darts_eval.yaml)")
     lister = sub.add_parser("list", help="list registered components")
@@ -81,13 +81,11 @@ def _summary(result) -> int:  # type: ignore[no-untyped-def]
 
 
 def _export(args: argparse.Namespace) -> int:
-    from .arch_space.export import to_onnx, to_program
+    from .exporting import export_trial, save_portable
     from .metrics import count_params
     from .runner import load_fixed, read_best_arch
 
     if args.trial is not None or args.pareto is not None:
-        from .exporting import export_trial
-
         if args.epochs is not None and args.epochs < 0:
             raise SlotnasError(f"export --epochs: expected an int >= 0, got {args.epochs}")
         done = export_trial(args.run_dir, args.trial, args.pareto, args.epochs)
@@ -103,12 +101,8 @@ def _export(args: argparse.Namespace) -> int:
         print(model)
         print(f"plain nn.Module {type(model).__name__}: {count_params(model):,} parameters, no Slot or mixed op left")
         print(f"in Python: slotnas.runner.load_fixed({args.run_dir!r})")
-    for path, write in ((args.onnx, lambda p: to_onnx(model, shape, p, dynamic_batch=True)),
-                        (args.program, lambda p: to_program(model, shape, p))):
-        if path:
-            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-            write(path)
-            print(f"wrote {path}")
+    for path in save_portable(model, shape, args.onnx, args.program):
+        print(f"wrote {path}")
     return 0
 
 
@@ -140,14 +134,14 @@ def _describe(args: argparse.Namespace) -> int:
 
 def _list(args: argparse.Namespace) -> int:
     from .arch_space import CANDIDATES, CONSTRUCTORS
-    from .config import INJECTED
-    from .registry import describe_options
     from .arch_space.backbones import MODELS
     from .arch_space.templates import TEMPLATES
+    from .config import INJECTED
     from .data import DATASETS
     from .estim import ESTIMATORS
     from .metrics import METRICS
     from .optim import OPTIMIZERS
+    from .registry import describe_options
 
     registry = {"optimizers": OPTIMIZERS, "estimators": ESTIMATORS, "candidates": CANDIDATES, "metrics": METRICS,
                 "datasets": DATASETS, "constructors": CONSTRUCTORS, "models": MODELS,

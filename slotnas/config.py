@@ -6,12 +6,11 @@ import os
 from typing import Any, Dict, List, Literal, Mapping, Optional, Sequence, Union
 
 from .constraints import NonNegativeInt, PositiveInt
-
 from .errors import ARCHITECTURE_FAILURES, SlotnasError
-from .registry import Registry, check_keys, check_options, check_value, component_options
-from .overrides import apply_overrides, check_assignments
 from .hparams import check_hparams
+from .overrides import apply_overrides, check_assignments
 from .plugins import load_plugins, resolve_paths
+from .registry import Registry, check_keys, check_options, check_value, component_options
 from .yaml_io import read_yaml_file
 
 DEFAULT_CONFIG = os.path.join(os.path.dirname(__file__), "configs", "default.yaml")

@@ -73,7 +73,9 @@ Dropout = Annotated[float, Range(0, 1, high_open=True)]  # a drop or smoothing p
 # nodes per cell, 20 cells; Liu et al.'s hierarchical space: 3 levels, 14 nodes).
 NodeCount = Annotated[int, Range(1, 64)]
 LevelCount = Annotated[int, Range(1, 8)]
-LayerCount = Annotated[int, Range(1, 1000)]  # blocks in a chain, cells in a layout
+MAX_LAYERS = 1000
+LayerCount = Annotated[int, Range(1, MAX_LAYERS)]  # blocks in a chain
+Layout = Annotated[List[int], Length(1, MAX_LAYERS)]  # one entry per cell, e.g. a cell layout's group ids
 Shape = Annotated[List[PositiveInt], Length(1)]  # an input shape such as [3, 32, 32]
 Names = Annotated[List[str], Length(1)]  # a non-empty list of names, e.g. candidate ids
 

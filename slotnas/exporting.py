@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 from torch import nn
 
@@ -11,7 +11,6 @@ from .arch_space.export import apply_arch, fix, to_onnx, to_program
 from .arch_space.templates.cell import genotype_entry
 from .errors import SlotnasError
 from .files import atomic_write, save_torch, write_yaml
-from .params import ParamSpace
 from .trials import Trial, TrialState
 
 
@@ -28,21 +27,29 @@ class Exported:
     input_shape: List[int]
 
 
-def config_objectives(cfg: Dict[str, Any]) -> List[Dict[str, str]]:
-    """A run's objectives: the config's, else the optimizer's objective against params (as pareto.csv)."""
-    optim = cfg["optim"]
-    return cfg.get("objectives") or [{"metric": optim.get("objective", "val_acc"), "mode": optim.get("mode", "max")},
-                                     {"metric": "params", "mode": "min"}]
+def save_portable(model: nn.Module, input_shape: Sequence[int], onnx: Optional[str] = None,
+                  program: Optional[str] = None) -> List[str]:
+    """Write a fixed model as files that run without slotnas, atomically (parent folders created): ONNX
+    with a dynamic batch axis (``onnx``) and a torch.export program (``program``). Returns the paths."""
+    writers = ((onnx, lambda tmp: to_onnx(model, input_shape, tmp, dynamic_batch=True)),
+               (program, lambda tmp: to_program(model, input_shape, tmp)))
+    written = []
+    for path, write in writers:
+        if path:
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+            written.append(atomic_write(path, write))
+    return written
 
 
-def pick_trial(trials: List[Trial], cfg: Dict[str, Any], index: Optional[int], pareto: Optional[int]) -> Trial:
-    """Trial ``index`` of the run, or the ``pareto``-th (1-based) row of its pareto.csv."""
+def pick_trial(trials: List[Trial], objectives: List[Dict[str, str]], index: Optional[int],
+               pareto: Optional[int]) -> Trial:
+    """Trial ``index`` of the run, or the ``pareto``-th (1-based) row of its pareto.csv (``objectives``)."""
     from .pareto import pareto_front
     from .registry import shown
 
     done = [t for t in trials if t.state is TrialState.COMPLETE]
     if pareto is not None:
-        front = pareto_front([(t.arch, t.metrics) for t in done], config_objectives(cfg))
+        front = pareto_front([(t.arch, t.metrics) for t in done], objectives)
         if not 1 <= pareto <= len(front):
             raise SlotnasError(f"export --pareto: the run's front has {len(front)} point(s); allowed: 1..{len(front)}")
         metrics = front[pareto - 1][1]
@@ -62,9 +69,9 @@ def export_trial(run_dir: str, index: Optional[int] = None, pareto: Optional[int
     epochs; 0 keeps the fresh, untrained weights) and write ``export/trial-N/``: arch.yaml, model.pt
     (state dict), model.onnx (any batch size) and model.pt2 (torch.export program; torch alone runs it)."""
     from .config import read_yaml, validate
-    from .estim.subnet import DefaultEstim
-    from .runner import build
-    from .runtime.evaluate import seed_trial
+    from .pareto import run_objectives
+    from .runner import build, build_optimizer
+    from .runtime.evaluate import retrain_fixed
     from .store import TrialStore
 
     if not os.path.isfile(os.path.join(run_dir, "config.yaml")):
@@ -72,20 +79,19 @@ def export_trial(run_dir: str, index: Optional[int] = None, pareto: Optional[int
     cfg = validate(read_yaml(os.path.join(run_dir, "config.yaml")))
     store = TrialStore(run_dir)
     try:
-        kind = "epoch" if store.trials("epoch") else "search"
-        trial = pick_trial(store.trials(kind), cfg, index, pareto)
+        trials = store.trials("epoch") or store.trials("search")
     finally:
         store.close()
     parts = build(cfg)
+    optimizer = build_optimizer(cfg, parts.space)  # whose objective pareto.csv ranks, as in the run
+    trial = pick_trial(trials, run_objectives(cfg, optimizer.objective, optimizer.mode), index, pareto)
     apply_arch(parts.model, parts.space, trial.arch)
     fixed = fix(parts.model)
     retrain = cfg["run"]["retrain_epochs"]
     epochs = (parts.trainer.epochs if retrain is None else retrain) if epochs is None else epochs
     final = None
     if epochs > 0:
-        seed_trial(cfg["run"]["seed"], trial.index, parts.data)
-        final = DefaultEstim(fixed, ParamSpace(), parts.data, parts.trainer, metrics=parts.metrics,
-                             epochs=epochs).measure()
+        final = retrain_fixed(fixed, parts.data, parts.trainer, parts.metrics, epochs, cfg["run"]["seed"], trial.index)
         weights = f"retrained from scratch for {epochs} epoch(s) (trials do not keep their weights)"
     else:
         weights = "untrained: fresh initialization (give --epochs to train it)"
@@ -99,6 +105,5 @@ def export_trial(run_dir: str, index: Optional[int] = None, pareto: Optional[int
         "final_metrics": final, "space": parts.space.to_dict(), "input_shape": list(shape),
         "num_classes": parts.data.num_classes, **genotype_entry(parts.model)}),
         save_torch(os.path.join(folder, "model.pt"), fixed.state_dict()),
-        atomic_write(os.path.join(folder, "model.onnx"), lambda tmp: to_onnx(fixed, shape, tmp, dynamic_batch=True)),
-        atomic_write(os.path.join(folder, "model.pt2"), lambda tmp: to_program(fixed, shape, tmp))]
+        *save_portable(fixed, shape, os.path.join(folder, "model.onnx"), os.path.join(folder, "model.pt2"))]
     return Exported(trial, weights, final, folder, files, fixed, list(shape))

@@ -26,6 +26,12 @@ def check_objectives(objectives: Any) -> List[Objective]:
     return out
 
 
+def run_objectives(cfg: Mapping[str, Any], objective: str, mode: str) -> List[Objective]:
+    """What a run's pareto.csv ranks: the config's objectives, else the optimizer's ``objective`` (and its
+    ``mode``) against params."""
+    return cfg.get("objectives") or [{"metric": objective, "mode": mode}, {"metric": "params", "mode": "min"}]
+
+
 def costs(metrics: Mapping[str, Any], objectives: Sequence[Objective]) -> Optional[Tuple[float, ...]]:
     """The metrics as a vector to minimize; None if the result failed or lacks an objective."""
     if metrics.get("error"):

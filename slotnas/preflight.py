@@ -3,7 +3,7 @@ mixed op fits its slot (one forward each on the slot's real input), every metric
 from __future__ import annotations
 
 import logging
-from typing import Dict, List, Sequence, Tuple
+from typing import Any, Dict, List, Sequence, Tuple
 
 import torch
 from torch import nn
@@ -12,18 +12,20 @@ from .arch_space.export import module_device
 from .arch_space.mixed_ops import MixedOp
 from .data import DataBundle
 from .errors import blame
-from .metrics.base import Metric
+from .metrics.base import Metric, probe_forward
+from .registry import component_options
 from .slot import Slot, find_slots
 
 log = logging.getLogger("slotnas")
 
 
-def preflight(model: nn.Module, data: DataBundle, metrics: Sequence[Metric] = ()) -> List[str]:
-    """Run the checks; a default architecture that fails on the data stops with one line (nothing depends
-    on which architecture is chosen there), a candidate that does not fit its slot is a warning (only the
-    architectures that choose it will fail), and so is a metric that fails on the default architecture
-    (whether the failure depends on the architecture shows later: FailureGuard ends a run whose metric
-    never succeeded with an error). Returns the warnings."""
+def preflight(model: nn.Module, data: DataBundle, metrics: Sequence[Metric] = (),
+              metric_specs: Sequence[Dict[str, Any]] = ()) -> List[str]:
+    """Run the checks; a default architecture that fails on the data, or a metric's own input_shape that
+    does not fit the model, stops with one line (nothing depends on which architecture is chosen there);
+    a candidate that does not fit its slot is a warning (only the architectures that choose it will fail),
+    and so is a metric that fails on the default architecture (whether that depends on the architecture
+    shows later: FailureGuard ends a run whose metric never succeeded with an error). Returns the warnings."""
     inputs: Dict[str, torch.Tensor] = {}
     outputs: Dict[str, Tuple[int, ...]] = {}
     hooks = []
@@ -41,7 +43,19 @@ def preflight(model: nn.Module, data: DataBundle, metrics: Sequence[Metric] = ()
         for hook in hooks:
             hook.remove()
         model.train(was_training)
+    check_metric_shapes(metric_specs, model, data.input_shape)
     return _check_candidates(model, inputs, outputs) + _check_metrics(model, metrics)
+
+
+def check_metric_shapes(specs: Sequence[Dict[str, Any]], model: nn.Module, data_shape: Sequence[int]) -> None:
+    """A metric's own input_shape must fit the model: one probe forward before any work, so a wrong
+    shape stops the run with one line instead of failing that metric on every architecture."""
+    for i, spec in enumerate(specs):
+        shape = component_options(spec).get("input_shape")
+        if shape is not None and list(shape) != list(data_shape):
+            with blame(f"metrics[{i}] ({spec['type']}).input_shape {list(shape)} does not fit the model "
+                       f"(the data's is {list(data_shape)})"):
+                probe_forward(model, shape)
 
 
 def _check_metrics(model: nn.Module, metrics: Sequence[Metric]) -> List[str]:

@@ -17,10 +17,9 @@ from .data import DataBundle, build_data
 from .errors import SlotnasError, blame
 from .estim import ESTIMATORS, Estimator, Trainer
 from .metrics import METRICS, Metric
-from .metrics.base import probe_forward
 from .metrics.criterion import CriterionChain
-from .optim import OPTIMIZERS, Optimizer
 from .hparams import add_hparams
+from .optim import OPTIMIZERS, Optimizer
 from .params import ParamSpace
 from .plugins import load_plugins
 from .registry import component_options, signature_options
@@ -63,17 +62,6 @@ def build_metric(spec: Dict[str, Any], input_shape: Sequence[int]) -> Metric:
         return METRICS.get(spec["type"])(**options)
 
 
-def check_metric_shapes(specs: Sequence[Dict[str, Any]], model: nn.Module, data_shape: Sequence[int]) -> None:
-    """A metric's own input_shape must fit the model: one probe forward before any work, so a wrong
-    shape stops the run with one line instead of failing that metric on every architecture."""
-    for i, spec in enumerate(specs):
-        shape = component_options(spec).get("input_shape")
-        if shape is not None and list(shape) != list(data_shape):
-            with blame(f"metrics[{i}] ({spec['type']}).input_shape {list(shape)} does not fit the model "
-                       f"(the data's is {list(data_shape)})"):
-                probe_forward(model, shape)
-
-
 def seed_everything(seed: int) -> None:
     """Seed Python's and torch's global generators (weights init, dropout)."""
     random.seed(seed)
@@ -87,7 +75,6 @@ def build(cfg: Dict[str, Any], data: Optional[DataBundle] = None) -> Components:
     data = data or build_data(cfg["data"])
     model, space = build_space(cfg, data.input_shape, data.num_classes)
     metrics = [build_metric(m, data.input_shape) for m in cfg["metrics"]]
-    check_metric_shapes(cfg["metrics"], model, data.input_shape)
     with blame("trainer"):
         trainer = Trainer(**cfg["trainer"])
     add_hparams(space, cfg.get("hparams", {}), trainer)  # searched jointly with the architecture

@@ -19,6 +19,8 @@ MIXED_OPS = Registry("mixed op")
 class MixedOp(nn.Module):
     """Named candidates plus the parameter that chooses among them."""
 
+    checkpoint = False  # alpha-weighted ops may recompute their candidates in backward (see _weighted)
+
     def __init__(self, candidates: Sequence[Tuple[str, nn.Module]]) -> None:
         super().__init__()
         if not candidates:
@@ -51,7 +53,7 @@ class MixedOp(nn.Module):
     def _weighted(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
         """sum_i w_i * op_i(x), skipping zero ops (their term and its gradient are exactly 0); with
         ``checkpoint`` only x, the weights and the sum are kept for backward."""
-        if getattr(self, "checkpoint", False) and self.training and torch.is_grad_enabled():
+        if self.checkpoint and self.training and torch.is_grad_enabled():
             return checkpointed(self._weighted_sum, self, x, weights)
         return self._weighted_sum(x, weights)
 

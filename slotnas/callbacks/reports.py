@@ -5,7 +5,7 @@ import math
 from typing import TYPE_CHECKING, Dict, List, Sequence
 
 from ..files import atomic_write
-from ..pareto import pareto_front, write_pareto
+from ..pareto import pareto_front, run_objectives, write_pareto
 from ..trials import Trial, TrialState
 from .base import Callback
 
@@ -13,17 +13,11 @@ if TYPE_CHECKING:
     from ..runtime.context import Run, SearchResult
 
 
-def run_objectives(run: "Run") -> List[Dict[str, str]]:
-    """The run's objectives: the config's, else the optimizer's objective against params."""
-    return run.config.get("objectives") or [{"metric": run.optimizer.objective, "mode": run.optimizer.mode},
-                                            {"metric": "params", "mode": "min"}]
-
-
 class ParetoReport(Callback):
     """Writes the non-dominated trials to pareto.csv and, for two or more objectives, pareto.png."""
 
     def on_search_end(self, run: "Run", result: "SearchResult") -> None:
-        objectives = run_objectives(run)
+        objectives = run_objectives(run.config, run.optimizer.objective, run.optimizer.mode)
         done = [t for t in result.trials if t.state is TrialState.COMPLETE]
         pairs = [(t.arch, t.metrics) for t in done]
         front = pareto_front(pairs, objectives)

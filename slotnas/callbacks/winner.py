@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING, Any, Dict, Optional
 import torch
 from torch import nn
 
-from ..arch_space.export import fix, to_onnx, to_program
+from ..arch_space.export import fix
 from ..arch_space.templates.cell import genotype_entry
 from ..errors import SlotnasError
-from ..files import atomic_write, save_torch, write_yaml
-from ..params import ParamSpace
+from ..exporting import save_portable
+from ..files import save_torch, write_yaml
 from ..store import JOURNAL
 from ..trials import Trial, TrialState, arch_key
 from .base import Callback
@@ -40,16 +40,12 @@ class WinnerExport(Callback):
             "space": run.space.to_dict(), "input_shape": list(run.data.input_shape),
             "num_classes": run.data.num_classes, **genotype_entry(run.model),
         })
-        if run.config["run"]["export_onnx"]:
-            atomic_write(run.path("best_model.onnx"),
-                         lambda tmp: to_onnx(fixed, run.data.input_shape, tmp, dynamic_batch=True))
-        if run.config["run"]["export_program"]:
-            atomic_write(run.path("best_model.pt2"), lambda tmp: to_program(fixed, run.data.input_shape, tmp))
+        save_portable(fixed, run.data.input_shape, run.path("best_model.onnx") if run.config["run"]["export_onnx"] else None,
+                      run.path("best_model.pt2") if run.config["run"]["export_program"] else None)
         result.final_metrics, result.model = final, fixed
 
     def _retrain(self, run: "Run", best: Trial, fixed: nn.Module) -> Optional[Dict[str, Any]]:
-        from ..estim import DefaultEstim
-        from ..runtime.evaluate import seed_trial
+        from ..runtime.evaluate import retrain_fixed
 
         trainer = run.estimator.trainer
         epochs = run.config["run"]["retrain_epochs"]
@@ -64,9 +60,8 @@ class WinnerExport(Callback):
         if done and os.path.isfile(weights):
             fixed.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
             return dict(done[-1].metrics)
-        seed_trial(run.config["run"]["seed"], run.store.next_index, run.data)
-        estim = DefaultEstim(fixed, ParamSpace(), run.data, trainer, metrics=run.estimator.metrics, epochs=epochs)
-        final = estim.measure()
+        final = retrain_fixed(fixed, run.data, trainer, run.estimator.metrics, epochs, run.config["run"]["seed"],
+                              run.store.next_index)
         save_torch(weights, fixed.state_dict())
         run.store.add(best.arch, final, kind="retrain")
         return final

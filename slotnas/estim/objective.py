@@ -61,7 +61,7 @@ class ObjectiveEstim(Estimator):
 
     def estimate(self) -> Metrics:
         reset_weights(self.model)
-        values = {p.name: p.value for p in self.space if not hasattr(p, "shape")}
+        values = self.space.to_dict(tensors=False)
         hparams = {n: values.pop(n) for n in self.hparam_names if n in values}
         context = TrialContext(self.model, values, self.data, self.trainer.device, self, hparams)
         result = self.fn(context)

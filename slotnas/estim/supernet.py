@@ -67,7 +67,6 @@ class SuperNetEstim(Estimator):
             model.train()
             train_loss = arch_obj = math.nan
             for batch, (x, y) in enumerate(self.data.train, 1):
-                trainer.show(epoch, self.epochs, batch, len(self.data.train))  # type: ignore[arg-type]
                 x, y = x.to(trainer.device), y.to(trainer.device)
                 xv, yv = (x, y) if self.one_level else (t.to(trainer.device) for t in next(val_batches))
                 optimizer.arch_mode()
@@ -79,6 +78,7 @@ class SuperNetEstim(Estimator):
                 train_loss = trainer.train_step(model, w_opt, weights, x, y)
                 if sched is not None:
                     sched.step()
+                trainer.show(epoch, self.epochs, batch, len(self.data.train))  # type: ignore[arg-type]
             arch, metrics = optimizer.discretize(), self._epoch_metrics(epoch, train_loss, arch_obj, optimizer)
             report(epoch, arch, metrics, self._checkpoint(epoch, arch, metrics, optimizer, w_opt, sched))
 

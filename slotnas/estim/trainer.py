@@ -67,8 +67,10 @@ class Trainer:
 
     def show(self, epoch: int, epochs: int, batch: int, batches: int) -> None:
         """Tell ``status`` where training stands, at most once a second."""
+        if self.status is None:
+            return
         now = time.monotonic()
-        if self.status is not None and (now - self._shown >= 1.0 or batch == batches):
+        if now - self._shown >= 1.0 or batch == batches:
             self._shown = now
             self.status(f"epoch {epoch + 1}/{epochs}, batch {batch}/{batches}")
 

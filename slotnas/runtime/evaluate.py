@@ -49,6 +49,17 @@ def seed_trial(run_seed: int, index: int, data: Any) -> None:
         generator.manual_seed(seed)
 
 
+def retrain_fixed(model: Any, data: Any, trainer: Any, metrics: Sequence[Any], epochs: int, run_seed: int,
+                  index: int) -> Any:
+    """Train a fixed network from scratch for ``epochs`` (seeded like trial ``index``); its validation and
+    test metrics (the winner's retraining and ``slotnas export --trial``)."""
+    from ..estim.subnet import DefaultEstim
+    from ..params import ParamSpace
+
+    seed_trial(run_seed, index, data)
+    return DefaultEstim(model, ParamSpace(), data, trainer, metrics=metrics, epochs=epochs).measure()
+
+
 def checkpoint_path(folder: str, index: int) -> str:
     """Where trial ``index`` keeps its training state between rungs."""
     return os.path.join(folder, f"trial-{index}.pt")

@@ -4,7 +4,8 @@ from __future__ import annotations
 import copy
 import multiprocessing
 import os
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from contextlib import contextmanager
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 import torch
 
@@ -87,7 +88,7 @@ def run_search(cfg: Dict[str, Any], callbacks: Sequence[Callback] = ()) -> Searc
     user = [load_callback(c) for c in run_cfg["callbacks"]] + list(callbacks)
     parts = build(cfg)
     if not resumed:
-        preflight(parts.model, parts.data, parts.metrics)  # default architecture, every candidate, every metric
+        preflight(parts.model, parts.data, parts.metrics, cfg["metrics"])  # default architecture, candidates, metrics
     optimizer = build_optimizer(cfg, parts.space)
     scheduler = build_scheduler(cfg["scheduler"], parts.estimator.max_fidelity) if "scheduler" in cfg else None
     run_dir = run_cfg["resume"] if resumed else make_run_dir(run_cfg["out"])
@@ -139,23 +140,33 @@ def _discrete(run: Run, hooks: Callback) -> None:
     run.workers, run.threads = workers, threads
     hooks.on_search_start(run)
     shared = _prepare(run)  # with every core: e.g. SPOS supernet training
-    all_threads = torch.get_num_threads()
-    torch.set_num_threads(threads)  # this process is worker 0 (locally) while the search runs
-    checkpoints = _checkpoints(run)
-    local = TrialWorker(run.config, None, 0, 0, "main", estimator=run.estimator, checkpoints=checkpoints)
-    executor = make_executor(run.config["run"], run.config, workers, threads, local, shared)
-    from threadpoolctl import threadpool_limits
-
-    try:  # BLAS / OpenMP pools (a GP refit, xgboost) get the run's threads too: proposals stay cheap under load
-        with threadpool_limits(limits=threads):
+    with _threads(threads):  # this process is worker 0 (locally) while the search runs
+        checkpoints = _checkpoints(run)
+        local = TrialWorker(run.config, None, 0, 0, "main", estimator=run.estimator, checkpoints=checkpoints)
+        executor = make_executor(run.config["run"], run.config, workers, threads, local, shared)
+        try:
             if rungs is not None:
                 rungs.drive(executor, hooks, checkpoints, run.config["run"]["keep_checkpoints"],  # type: ignore[arg-type]
                             requeue)
             else:
                 drive(run, executor, propose, hooks, requeue)
+        finally:
+            executor.close()
+
+
+@contextmanager
+def _threads(threads: int) -> Iterator[None]:
+    """torch's intra-op threads and the BLAS / OpenMP pools (a GP refit, xgboost) limited to ``threads``,
+    so proposals stay cheap under load; restored afterwards."""
+    from threadpoolctl import threadpool_limits
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        with threadpool_limits(limits=threads):
+            yield
     finally:
-        executor.close()
-        torch.set_num_threads(all_threads)
+        torch.set_num_threads(before)
 
 
 def _checkpoints(run: Run) -> Optional[str]:
@@ -212,19 +223,15 @@ def _one_shot(run: Run, hooks: Callback) -> None:
     checkpoint = _one_shot_checkpoint(run, path)
     if checkpoint is not None and checkpoint["epoch"] == len(run.trials()):  # killed between the two writes
         record(checkpoint["epoch"], checkpoint["report"]["arch"], checkpoint["report"]["metrics"])
-    all_threads = torch.get_num_threads()
-    torch.set_num_threads(run.config["run"]["threads"] or all_threads)
-    run.threads = torch.get_num_threads()
-    hooks.on_search_start(run)
+    run.threads = run.config["run"]["threads"] or torch.get_num_threads()
 
     def report(epoch: int, arch: Arch, metrics: Dict[str, Any], state: Dict[str, Any]) -> None:
         save_torch(path, state)
         hooks.on_epoch_end(run, record(epoch, arch, metrics))
 
-    try:
+    with _threads(run.threads):
+        hooks.on_search_start(run)
         run.estimator.search(run.optimizer, report, checkpoint)  # type: ignore[attr-defined]
-    finally:
-        torch.set_num_threads(all_threads)
 
 
 def _one_shot_checkpoint(run: Run, path: str) -> Optional[Dict[str, Any]]:

@@ -14,7 +14,7 @@ from typing import Any, Callable, Dict, List, Literal, Optional, Sequence, Tuple
 import torch
 from torch import nn
 
-from ...constraints import Length, NodeCount, Names, PositiveInt, Annotated
+from ...constraints import Layout, Names, NodeCount, PositiveInt
 from ...errors import SlotnasError
 from ...params import TensorParam
 from ...registry import check_options, check_value
@@ -27,7 +27,6 @@ from .spec import classifier, op_factory
 OUTPUTS = ("concat", "last")
 CELL_KINDS = ("searched", "resnet")
 HEADS = ("plain", "bn_relu")
-CellsLayout = Annotated[List[int], Length(1, 1000)]  # the group id of each cell, in order
 
 
 def _edge_op(spec: str, channels: int, stride: int, affine: bool) -> Callable[[], nn.Module]:
@@ -191,7 +190,7 @@ def _group_details(groups: Dict[int, str], details: Dict[str, Any]) -> Dict[int,
     return out
 
 
-def cell(in_channels: int, num_classes: int, num_cell_groups: Dict[int, str], cells_layout: CellsLayout,
+def cell(in_channels: int, num_classes: int, num_cell_groups: Dict[int, str], cells_layout: Layout,
          cell_groups_details: Dict[str, Any], init_channels: PositiveInt = 16, stem_multiplier: PositiveInt = 3,
          affine: bool = True, head: Literal[HEADS] = "plain") -> CellNet:
     """DARTS-style network: Slots on every edge, grouped so that all cells of a group share parameters."""
