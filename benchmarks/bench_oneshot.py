@@ -130,14 +130,21 @@ def steps_for(method: str, device: torch.device) -> dict:
     return {"time": (t["ours"] * 1e3, t["hand"] * 1e3), "memory": (mem_ours / 2**20, mem_hand / 2**20)}
 
 
+LEAN = {"checkpoint: true": {"checkpoint": True}, "partial_channels: 4": {"partial_channels": 4},
+        "both": {"checkpoint": True, "partial_channels": 4}, "plain": {}}
+KEEPS_CHANNELS = "cells.[0235-7]"  # the slots partial channels apply to; cells.1 and cells.4 widen
+
+
 def lean_vs_plain(device: torch.device) -> dict:
-    """A DARTS step of the same supernet with ``checkpoint: true`` mixed ops against plain ones."""
+    """A DARTS step of the same supernet with ``checkpoint: true`` mixed ops, with ``partial_channels: 4``
+    (PC-DARTS, on the 6 slots that keep their channels), with both and with plain ones."""
     steps = {}
-    for lean in (True, False):
+    for variant, options in LEAN.items():
         torch.manual_seed(0)
         net = SlotCNN()
-        space = construct(net, [{"type": "mixed_op", "mixed": "weighted_sum", "candidates": CANDIDATES,
-                                 "checkpoint": lean}])
+        step = {"type": "mixed_op", "mixed": "weighted_sum", "candidates": CANDIDATES, **options}
+        widening = {k: v for k, v in step.items() if k != "partial_channels"}
+        space = construct(net, [{**step, "slots": KEEPS_CHANNELS}, widening])
         net.to(device)
         for a in space.tensors():
             a.data = a.data.to(device)
@@ -145,11 +152,9 @@ def lean_vs_plain(device: torch.device) -> dict:
         darts.prepare([(n, m) for n, m in net.named_modules() if isinstance(m, MixedOp)])
         w_opt = torch.optim.SGD(net.parameters(), lr=0.025, momentum=0.9)
         batch = (torch.randn(64, 3, 32, 32, device=device), torch.randint(0, 10, (64,), device=device))
-        steps["lean" if lean else "plain"] = functools.partial(one_shot_step, net, darts, w_opt, batch, batch,
-                                                               list(net.parameters()))
+        steps[variant] = functools.partial(one_shot_step, net, darts, w_opt, batch, batch, list(net.parameters()))
     t = interleaved_median(steps, repeats=20, warmup=1)
-    return {"time": (t["lean"] * 1e3, t["plain"] * 1e3),
-            "memory": (peak_memory_bytes(steps["lean"]) / 2**20, peak_memory_bytes(steps["plain"]) / 2**20)}
+    return {variant: (t[variant] * 1e3, peak_memory_bytes(steps[variant]) / 2**20) for variant in steps}
 
 
 def main() -> None:
@@ -162,9 +167,11 @@ def main() -> None:
         figures = steps_for(method, device)
         print(ratio_line(f"{method} supernet step", *figures["time"], "ms", 1.05))
         print(ratio_line(f"{method} memory", *figures["memory"], "MiB", 1.05))
-    lean = lean_vs_plain(device)  # mixed_op checkpoint: true against the same slotnas supernet without it
-    print(ratio_line("DARTS step, checkpoint: true vs plain", *lean["time"], "ms", 1.3, names=("lean", "plain")))
-    print(ratio_line("DARTS memory, checkpoint: true vs plain", *lean["memory"], "MiB", 0.4, names=("lean", "plain")))
+    lean = lean_vs_plain(device)  # the same slotnas supernet with memory options and without
+    for variant in ("checkpoint: true", "partial_channels: 4", "both"):
+        for i, (what, unit, target) in enumerate((("step", "ms", 1.3), ("memory", "MiB", 0.4))):
+            print(ratio_line(f"DARTS {what}, {variant} vs plain", lean[variant][i], lean["plain"][i], unit, target,
+                             names=("lean", "plain")))
 
 
 if __name__ == "__main__":

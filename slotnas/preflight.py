@@ -90,7 +90,7 @@ def _check_candidates(model: nn.Module, inputs: Dict[str, torch.Tensor],
                 was_training = candidate.training
                 try:
                     candidate.eval()
-                    shape = tuple(candidate(inputs[slot.name]).shape)
+                    shape = tuple(op.on_channels(inputs[slot.name], candidate).shape)  # as the op runs it
                     problem = None if shape == outputs[slot.name] else \
                         f"gives shape {list(shape[1:])}, the slot needs {list(outputs[slot.name][1:])}"
                 except Exception as exc:  # any failure of the candidate's own code is this candidate's

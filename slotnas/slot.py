@@ -41,7 +41,8 @@ class Slot(nn.Module):
         # joins the model's parameters when chosen as (part of) the entity.
         self.__dict__["original"] = original
         # Candidates of its own (label -> factory), e.g. from a template; used when construct
-        # is given no candidate list.
+        # is given no candidate list. A factory taking a ``channels`` keyword can be built narrower
+        # (mixed_op partial_channels).
         self.choices: Optional[Dict[str, Callable[[], nn.Module]]] = choices
         post_hook = getattr(self, "register_state_dict_post_hook", None)  # public from torch 2.5
         if post_hook is not None:

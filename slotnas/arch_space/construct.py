@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import fnmatch
+import functools
+import inspect
 from collections import OrderedDict
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
@@ -15,6 +17,7 @@ from ..slot import Slot, find_slots
 from .candidates import CANDIDATES, build_candidate
 from .export import module_device
 from .mixed_ops import MIXED_OPS
+from .partial import partial_width
 
 CONSTRUCTORS = Registry("constructor")
 
@@ -88,11 +91,21 @@ def slot_candidates(slot: Slot, candidates: Optional[List[str]], where: str) -> 
     return list(slot.choices)
 
 
-def build_choice(name: str, slot: Slot) -> nn.Module:
-    """Build candidate ``name`` for ``slot``: its own factory if it has one, else the registry's."""
+def build_choice(name: str, slot: Slot, channels: Optional[int] = None) -> nn.Module:
+    """Build candidate ``name`` for ``slot``: its own factory if it has one, else the registry's; with
+    ``channels``, at that width instead of the slot's (own factories must take a ``channels`` keyword)."""
     if slot.choices and name in slot.choices:
-        return slot.choices[name]()
-    return build_candidate(name, slot)
+        factory = slot.choices[name]
+        if channels is None:
+            return factory()
+        if "channels" not in inspect.signature(factory).parameters:
+            raise SlotError(f"slot {slot.name!r}: its choice {name!r} cannot be built at {channels} channels "
+                            "(its factory takes no 'channels' keyword)")
+        return factory(channels=channels)
+    if channels is None:
+        return build_candidate(name, slot)
+    narrow = Slot(channels, channels, slot.stride, name=slot.name, **slot.kwargs)
+    return build_candidate(name, narrow)
 
 
 def _group_candidates(members: Sequence[Slot], candidates: Optional[List[str]], where: str) -> List[str]:
@@ -118,19 +131,35 @@ def _group_param(space: ParamSpace, name: str, fresh: Param, where: str) -> Para
     return existing
 
 
+def _holds_slots(slot: Slot, names: Sequence[str]) -> bool:
+    """Whether some choice of the slot holds Slots (a motif): partial channels narrow the operations
+    inside it, not the motif itself."""
+    return any(getattr((slot.choices or {}).get(name), "holds_slots", False) for name in names)
+
+
 @register_constructor("mixed_op")
 def mixed_op(slots: Sequence[Slot], space: ParamSpace, candidates: Optional[Names] = None,
              mixed: str = "weighted_sum", **options: Any) -> None:
-    """Each Slot becomes a mixed op over ``candidates`` (default: its own choices); a group shares one parameter."""
+    """Each Slot becomes a mixed op over ``candidates`` (default: its own choices); a group shares one parameter.
+
+    With ``partial_channels: K`` (weighted_sum, gumbel) candidates are built at C/K channels (PC-DARTS);
+    slots choosing among motifs stay full width, the operations inside the motifs are narrowed.
+    """
     where = "constructor 'mixed_op'"
     candidates = _check_candidates(candidates, where)
     op_cls = _mixed_op_class({"mixed": mixed, **options}, where)
+    k = options.get("partial_channels", 1)
     for name, members in group_slots(slots).items():
         names = _group_candidates(members, candidates, where)
         param = _group_param(space, name, op_cls.make_param(names, name), where)
         for slot in members:
-            built = [(c, build_choice(c, slot)) for c in names]
-            slot.set_entity(op_cls(built, param, **options))
+            width = None if k == 1 or _holds_slots(slot, names) else \
+                partial_width(slot.name, slot.chn_in, slot.chn_out, k)
+            own = options if width is not None or k == 1 else {**options, "partial_channels": 1}
+            op = op_cls([(c, build_choice(c, slot, width)) for c in names], param, **own)
+            if width is not None:  # the derived network gets full-width candidates (PC-DARTS)
+                op.set_full_width([functools.partial(build_choice, c, slot) for c in names])
+            slot.set_entity(op)
 
 
 @register_constructor("categorical")

@@ -1,17 +1,18 @@
 """Mixed ops: modules that combine a Slot's candidates under an architecture parameter."""
 from __future__ import annotations
 
-from typing import List, Literal, Optional, Sequence, Tuple
+from typing import Callable, List, Literal, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..constraints import PositiveFloat
+from ..constraints import PositiveFloat, PositiveInt
 from ..errors import SlotError
 from ..params import Categorical, Param, TensorParam
-from .checkpointing import checkpointed
 from ..registry import Registry
+from .checkpointing import checkpointed
+from .partial import partial_channels
 
 MIXED_OPS = Registry("mixed op")
 
@@ -20,6 +21,7 @@ class MixedOp(nn.Module):
     """Named candidates plus the parameter that chooses among them."""
 
     checkpoint = False  # alpha-weighted ops may recompute their candidates in backward (see _weighted)
+    partial_channels = 1  # PC-DARTS: candidates built at C/K channels see only those (see partial.py)
 
     def __init__(self, candidates: Sequence[Tuple[str, nn.Module]]) -> None:
         super().__init__()
@@ -47,12 +49,42 @@ class MixedOp(nn.Module):
         return self.names[self.chosen_index()]
 
     def to_fixed(self) -> nn.Module:
-        """The chosen candidate module itself (shares weights with the supernet)."""
-        return self.candidates[self.chosen_index()]
+        """The chosen candidate as a standalone module (see :meth:`fixed_candidate`)."""
+        return self.fixed_candidate(self.chosen_index())
+
+    def fixed_candidate(self, index: int) -> nn.Module:
+        """Candidate ``index`` for a derived network: the supernet's own module (shared weights), or with
+        partial channels a full-width one, built once (PC-DARTS retrains the derived network)."""
+        if self.partial_channels == 1:
+            return self.candidates[index]
+        built = self.__dict__.setdefault("_full_width", {})
+        if index not in built:
+            factories = self.__dict__.get("full_width_factories")
+            if factories is None:
+                raise SlotError(f"mixed op over {self.names}: partial channels without full-width factories "
+                                "(set_full_width) cannot give a derived network")
+            reference = next(iter(self.candidates[index].parameters()), None)
+            module = factories[index]()
+            built[index] = module if reference is None else module.to(reference.device)
+        return built[index]
+
+    def set_full_width(self, factories: Sequence[Callable[[], nn.Module]]) -> None:
+        """Factories of the full-width candidates, one per name, for :meth:`fixed_candidate`."""
+        self.__dict__["full_width_factories"] = list(factories)  # not submodules: kept out of the supernet
+
+    def on_channels(self, x: torch.Tensor, fn: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+        """``fn(x)``, or with partial channels ``fn`` on the first C/K channels, the rest passed by."""
+        if self.partial_channels == 1:
+            return fn(x)
+        return partial_channels(x, self.partial_channels, fn)
 
     def _weighted(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
         """sum_i w_i * op_i(x), skipping zero ops (their term and its gradient are exactly 0); with
-        ``checkpoint`` only x, the weights and the sum are kept for backward."""
+        ``checkpoint`` only x, the weights and the sum are kept for backward; with partial channels the
+        sum runs on the first C/K channels."""
+        return self.on_channels(x, lambda part: self._weighted_part(part, weights))
+
+    def _weighted_part(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
         if self.checkpoint and self.training and torch.is_grad_enabled():
             return checkpointed(self._weighted_sum, self, x, weights)
         return self._weighted_sum(x, weights)
@@ -69,19 +101,21 @@ class MixedOp(nn.Module):
         return out
 
     def extra_repr(self) -> str:
-        return f"candidates={self.names}"
+        parts = "" if self.partial_channels == 1 else f", partial_channels={self.partial_channels}"
+        return f"candidates={self.names}{parts}"
 
 
 class _AlphaOp(MixedOp):
     """A mixed op driven by one TensorParam of logits over the candidates."""
 
     def __init__(self, candidates: Sequence[Tuple[str, nn.Module]], alpha: TensorParam,
-                 checkpoint: bool = False) -> None:
+                 checkpoint: bool = False, partial_channels: PositiveInt = 1) -> None:
         super().__init__(candidates)
         if not isinstance(alpha, TensorParam) or alpha.shape != (len(self.names),):
             raise SlotError(f"{type(self).__name__} needs a TensorParam of shape ({len(self.names)},)")
         self.alpha = alpha  # a Param, not an nn.Parameter: kept out of model.parameters()
         self.checkpoint = checkpoint  # recompute each candidate's activations in backward (less memory)
+        self.partial_channels = partial_channels  # candidates are built at C/K channels (construct does it)
 
     def params(self) -> List[Param]:
         return [self.alpha]
@@ -108,15 +142,15 @@ class GumbelSum(_AlphaOp):
 
     def __init__(
         self, candidates: Sequence[Tuple[str, nn.Module]], alpha: TensorParam, tau: PositiveFloat = 1.0,
-        hard: bool = False, checkpoint: bool = False
+        hard: bool = False, checkpoint: bool = False, partial_channels: PositiveInt = 1
     ) -> None:
-        super().__init__(candidates, alpha, checkpoint)
+        super().__init__(candidates, alpha, checkpoint, partial_channels)
         self.tau, self.hard = tau, hard
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training:
             if self.hard:
-                return self.to_fixed()(x)
+                return self.on_channels(x, self.candidates[self.chosen_index()])
             return self._weighted(x, self.probs())
         weights = F.gumbel_softmax(self.alpha.value, tau=self.tau, hard=self.hard)
         if self.hard:  # GDAS: run only the sampled op; straight-through gradient to alpha
@@ -124,11 +158,11 @@ class GumbelSum(_AlphaOp):
             # As in the GDAS reference code, the unselected hard weights (exactly 0 forward) are
             # added as scalars so that every alpha receives a gradient, not only the sampled one's.
             others = weights.sum() - weights[idx]
-            return self.candidates[idx](x) * weights[idx] + others
+            return self.on_channels(x, lambda part: self.candidates[idx](part) * weights[idx] + others)
         return self._weighted(x, weights)
 
     def extra_repr(self) -> str:
-        return f"candidates={self.names}, tau={self.tau}, hard={self.hard}"
+        return f"{super().extra_repr()}, tau={self.tau}, hard={self.hard}"
 
 
 @MIXED_OPS.register("binary_gate")

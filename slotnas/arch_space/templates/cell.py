@@ -4,10 +4,13 @@ Options beyond the listing: ``affine: false`` builds DARTS's search network (non
 pooling; export gives the affine evaluation network); ``head: bn_relu`` puts BN-ReLU before the
 pooled classifier; per cell group ``preprocess: false`` feeds the inputs unchanged, ``output: last``
 returns the last node instead of concatenating them, ``cell: resnet`` makes a fixed residual block
-(NAS-Bench-201's reductions), and ``num_init_inputs: null`` keeps every edge on export (argmax per edge).
+(NAS-Bench-201's reductions), ``num_init_inputs: null`` keeps every edge on export (argmax per edge), and
+``edge_normalization: true`` weights each node's incoming edges by learned softmax(beta) (PC-DARTS), which
+also weighs the edges an export keeps.
 """
 from __future__ import annotations
 
+import functools
 import inspect
 from typing import Any, Callable, Dict, List, Literal, Optional, Sequence, Tuple
 
@@ -16,7 +19,7 @@ from torch import nn
 
 from ...constraints import Layout, Names, NodeCount, PositiveInt
 from ...errors import SlotnasError
-from ...params import TensorParam
+from ...params import ParamSpace, TensorParam
 from ...registry import check_options, check_value
 from ...slot import Slot
 from .. import ops
@@ -34,21 +37,38 @@ def _edge_op(spec: str, channels: int, stride: int, affine: bool) -> Callable[[]
     if op.out_channels != channels:
         raise SlotnasError(f"template: operation {spec!r} gives {op.out_channels} channels; cell edges keep the "
                            f"cell's {channels} (leave out_channels out)")
-    return op.factory if affine else lambda: SearchOp(op.factory, channels)
+    if affine:
+        return op.factory
+
+    def search_op(channels: int = channels) -> nn.Module:  # the keyword partial channels build with
+        return SearchOp(functools.partial(op.factory, channels), channels)
+
+    return search_op
 
 
 class CellNode(nn.Module):
-    """An intermediate node: the sum of its incoming edges (Slots), one per earlier node."""
+    """An intermediate node: the sum of its incoming edges (Slots), one per earlier node; with edge
+    normalization (PC-DARTS) the sum weighted by softmax(beta), beta a TensorParam the template declares."""
 
-    def __init__(self, edges: Sequence[Slot], sources: Sequence[int], keep: Optional[int]) -> None:
+    def __init__(self, edges: Sequence[Slot], sources: Sequence[int], keep: Optional[int],
+                 param_name: Optional[str] = None) -> None:
         super().__init__()
         self.edges = nn.ModuleList(edges)
         self.sources, self.keep = list(sources), keep
+        self.param_name = param_name  # the edge weights' parameter, when edge normalization is on
+        self.beta: Optional[TensorParam] = None  # a Param, not an nn.Parameter: kept out of parameters()
+
+    def edge_weights(self) -> Optional[torch.Tensor]:
+        """softmax(beta) over the incoming edges, or None without edge normalization."""
+        return None if self.beta is None else torch.softmax(self.beta.value, -1)
 
     def forward(self, states: List[torch.Tensor]) -> torch.Tensor:
+        weights = self.edge_weights()
         out = None
-        for edge, src in zip(self.edges, self.sources):
+        for i, (edge, src) in enumerate(zip(self.edges, self.sources)):
             y = edge(states[src])
+            if weights is not None:
+                y = y * weights[i]
             out = y if out is None else out + y
         return out
 
@@ -57,6 +77,8 @@ class CellNode(nn.Module):
         edges by strongest non-zero op (DARTS), or with ``keep`` None every edge's argmax; other edges keep
         their chosen op; edges choosing zero are dropped."""
         chosen: List[Tuple[float, int, str, nn.Module]] = []
+        weights = self.edge_weights()
+        weights = None if weights is None else weights.detach()
         for i, edge in enumerate(self.edges):
             entity = edge.entity
             alpha = getattr(entity, "alpha", None)
@@ -66,7 +88,8 @@ class CellNode(nn.Module):
                 if not nonzero:
                     continue
                 best = max(nonzero, key=lambda j: float(probs[j]))
-                chosen.append((float(probs[best]), i, entity.names[best], entity.candidates[best]))
+                strength = float(probs[best]) * (1.0 if weights is None else float(weights[i]))  # PC-DARTS
+                chosen.append((strength, i, entity.names[best], entity.fixed_candidate(best)))
             else:
                 module = entity.to_fixed() if isinstance(entity, MixedOp) else entity
                 name = entity.names[entity.chosen_index()] if isinstance(entity, MixedOp) else \
@@ -122,7 +145,7 @@ class Cell(nn.Module):
     (or is the last node, with ``output: last``)."""
 
     def __init__(self, group: str, inputs: Sequence[Tuple[int, bool]], channels: int, reduction: bool,
-                 details: Dict[str, Any], affine: bool = True) -> None:
+                 details: Dict[str, Any], affine: bool = True, edge_normalization: bool = False) -> None:
         super().__init__()
         self.group = group
         self.preprocess = nn.ModuleList(_preprocess(group, c, channels, reduce, details, affine)
@@ -135,7 +158,8 @@ class Cell(nn.Module):
                 stride = 2 if reduction and i < n_init else 1
                 choices = {spec: _edge_op(spec, channels, stride, affine) for spec in details["primitive_operations"]}
                 edges.append(Slot(channels, channels, stride, group=f"{group}.node{j}.edge{i}", choices=choices))
-            nodes.append(CellNode(edges, range(n_init + j), details["num_init_inputs"]))
+            beta = f"{group}.node{j}.edges" if edge_normalization else None  # shared by the group's cells
+            nodes.append(CellNode(edges, range(n_init + j), details["num_init_inputs"], beta))
         self.nodes = nn.ModuleList(nodes)
         self.n_init, self.last_only = n_init, details["output"] == "last"
 
@@ -156,6 +180,16 @@ class CellNet(nn.Module):
         self.n_inputs = list(n_inputs)
         self.lastact = nn.Sequential(nn.BatchNorm2d(head_in), nn.ReLU(inplace=False)) if head == "bn_relu" else None
         self.head = classifier(head_in, num_classes)
+
+    def declare_params(self, space: ParamSpace) -> None:
+        """With edge normalization, one TensorParam of edge weights per node of each cell group."""
+        for cell in self.cells:
+            for node in getattr(cell, "nodes", ()):
+                if node.param_name is None:
+                    continue
+                if node.param_name not in space:
+                    space.add(TensorParam(len(node.edges), name=node.param_name))
+                node.beta = space.get(node.param_name)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         s = self.stem(x)
@@ -192,8 +226,9 @@ def _group_details(groups: Dict[int, str], details: Dict[str, Any]) -> Dict[int,
 
 def cell(in_channels: int, num_classes: int, num_cell_groups: Dict[int, str], cells_layout: Layout,
          cell_groups_details: Dict[str, Any], init_channels: PositiveInt = 16, stem_multiplier: PositiveInt = 3,
-         affine: bool = True, head: Literal[HEADS] = "plain") -> CellNet:
-    """DARTS-style network: Slots on every edge, grouped so that all cells of a group share parameters."""
+         affine: bool = True, head: Literal[HEADS] = "plain", edge_normalization: bool = False) -> CellNet:
+    """DARTS-style network: Slots on every edge, grouped so that all cells of a group share parameters
+    (``edge_normalization``: PC-DARTS's learned weights of each node's incoming edges)."""
     groups = {int(k): str(v) for k, v in num_cell_groups.items()}
     for position, gid in enumerate(cells_layout):
         if gid not in groups:
@@ -219,7 +254,7 @@ def cell(in_channels: int, num_classes: int, num_cell_groups: Dict[int, str], ce
             cells.append(ResNetBasicBlock(prev[-1][0], channels, 2 if d["reduction"] else 1))
             out_channels = channels
         else:
-            cells.append(Cell(groups[gid], inputs, channels, d["reduction"], d, affine))
+            cells.append(Cell(groups[gid], inputs, channels, d["reduction"], d, affine, edge_normalization))
             out_channels = channels * (1 if d["output"] == "last" else d["num_nodes_per_cell"])
         n_inputs.append(n)
         history.append((out_channels, level + (1 if d["reduction"] else 0)))

@@ -124,7 +124,8 @@ def expand_choices(ops: Sequence[str], other_configs: Dict[str, List[Any]]) -> D
 
 
 class Op(NamedTuple):
-    """An operation ready to build: its factory, output channels, stride and whether it is "no edge"."""
+    """An operation ready to build: its factory (``channels=`` narrows it), output channels, stride and
+    whether it is "no edge"."""
 
     factory: Callable[[], nn.Module]
     out_channels: int
@@ -147,8 +148,13 @@ def op_factory(spec: str, in_channels: int, stride: Optional[int] = None) -> Op:
             raise SlotnasError(f"template: operation {spec!r} cannot reduce resolution (no stride); use e.g. IDT")
         extra["stride"] = stride
     probe, out = build_op(spec, in_channels, **extra)
-    return Op(lambda: build_op(spec, in_channels, **extra)[0], out, {**args, **extra}.get("stride", 1),
-              getattr(probe, "is_zero", False))
+
+    def factory(channels: int = in_channels) -> nn.Module:
+        """Build the operation; ``channels`` narrows a width-keeping one (partial channels)."""
+        sized = {**extra, "out_channels": channels} if "out_channels" in extra else extra
+        return build_op(spec, channels, **sized)[0]
+
+    return Op(factory, out, {**args, **extra}.get("stride", 1), getattr(probe, "is_zero", False))
 
 
 @register_template_op("Conv2d")
