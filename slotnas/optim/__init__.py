@@ -3,6 +3,7 @@ from .base import OPTIMIZERS, DiscreteOptimizer, Optimizer, arch_key, register_o
 from .random_search import GridSearch, RandomSearch  # isort: skip  (registration order = listing order)
 from .evolution import Evolution, RegularizedEvolution  # isort: skip
 from .bo import SkoptBO  # isort: skip
+from .gp import GPBO  # isort: skip
 from .smbo import XGBoostSMBO  # isort: skip
 from .tpe import TPE  # isort: skip
 from .nsga import NSGA2  # isort: skip
@@ -10,6 +11,6 @@ from .gradient import DARTSOptim, GDASOptim, GradientOptimizer, ProxylessNASOpti
 
 __all__ = [
     "OPTIMIZERS", "Optimizer", "DiscreteOptimizer", "arch_key", "register_optimizer",
-    "RandomSearch", "GridSearch", "Evolution", "RegularizedEvolution", "SkoptBO", "XGBoostSMBO", "TPE", "NSGA2",
+    "RandomSearch", "GridSearch", "Evolution", "RegularizedEvolution", "SkoptBO", "GPBO", "XGBoostSMBO", "TPE", "NSGA2",
     "GradientOptimizer", "DARTSOptim", "SNASOptim", "GDASOptim", "ProxylessNASOptim",
 ]

@@ -200,18 +200,21 @@ class DiscreteOptimizer(Optimizer):
         return None
 
 
-def encode(params: Sequence[Param], arch: Arch) -> List[float]:
-    """Numeric feature vector: one-hot for Categorical, [0, 1]-scaled (log if set) for Numeric."""
-    out: List[float] = []
-    for p in params:
-        value = arch[p.name]
-        if isinstance(p, Categorical):
-            idx = p.index(value)
-            out.extend(1.0 if i == idx else 0.0 for i in range(len(p.choices)))
-        elif isinstance(p, Numeric):
-            lo, hi, v = (math.log(p.low), math.log(p.high), math.log(value)) if p.log else (p.low, p.high, value)
-            out.append((v - lo) / (hi - lo) if hi > lo else 0.0)
-    return out
+def scale(param: Numeric, value: float) -> float:
+    """A numeric value on the [0, 1] axis of its range (log axis if the parameter is log-scaled)."""
+    lo, hi, v = (math.log(param.low), math.log(param.high), math.log(value)) if param.log \
+        else (param.low, param.high, value)
+    return (v - lo) / (hi - lo) if hi > lo else 0.0
 
 
-__all__ = ["OPTIMIZERS", "Optimizer", "DiscreteOptimizer", "register_optimizer", "arch_key", "encode"]
+def unscale(param: Numeric, x: float) -> Any:
+    """The parameter's valid value at ``x`` on its [0, 1] axis (clipped; rounded if integer)."""
+    x = min(1.0, max(0.0, float(x)))
+    value = math.exp(math.log(param.low) + x * (math.log(param.high) - math.log(param.low))) if param.log \
+        else param.low + x * (param.high - param.low)
+    value = min(param.high, max(param.low, value))  # exp(log) can land a rounding error outside
+    return param.validate(round(value) if param.integer else value)
+
+
+__all__ = ["OPTIMIZERS", "Optimizer", "DiscreteOptimizer", "register_optimizer", "arch_key", "scale",
+           "unscale"]

@@ -10,7 +10,7 @@ import numpy as np
 from ..constraints import Fraction, NonNegativeInt, PositiveFloat, PositiveInt
 from ..params import Categorical, Numeric, Param, ParamSpace
 from ..trials import Trial
-from .base import Arch, DiscreteOptimizer, arch_key, register_optimizer
+from .base import Arch, DiscreteOptimizer, arch_key, register_optimizer, scale, unscale
 
 
 class Parzen:
@@ -33,19 +33,12 @@ class Parzen:
             self.weights = weights / weights.sum()
 
     def _scale(self, value: float) -> float:
-        p = self.param
-        assert isinstance(p, Numeric)
-        lo, hi, v = (math.log(p.low), math.log(p.high), math.log(value)) if p.log else (p.low, p.high, value)
-        return (v - lo) / (hi - lo) if hi > lo else 0.5
+        assert isinstance(self.param, Numeric)
+        return 0.5 if self.param.high <= self.param.low else scale(self.param, value)
 
     def _unscale(self, x: float) -> Any:
-        p = self.param
-        assert isinstance(p, Numeric)
-        x = min(1.0, max(0.0, x))
-        value = math.exp(math.log(p.low) + x * (math.log(p.high) - math.log(p.low))) if p.log \
-            else p.low + x * (p.high - p.low)
-        value = min(p.high, max(p.low, value))  # exp(log) can land a rounding error outside
-        return p.validate(round(value) if p.integer else value)
+        assert isinstance(self.param, Numeric)
+        return unscale(self.param, x)
 
     def sample(self, rng: random.Random) -> Any:
         """One value drawn from the density."""
