@@ -92,6 +92,21 @@ def crowding_distance(points: Sequence[Sequence[float]], front: Sequence[int]) -
     return distance
 
 
+def pareto_order(points: Sequence[Sequence[float]]) -> List[Tuple[int, int, float]]:
+    """Indices of cost vectors best first, each with its (front rank, crowding distance): front by front,
+    within a front the most spread-out first, a repeated cost vector only after every unique one."""
+    order: List[Tuple[int, int, float]] = []
+    for rank, front in enumerate(non_dominated_sort(points)):
+        crowd = crowding_distance(points, front)
+        seen: set = set()
+        repeat = {}
+        for i in sorted(front, key=lambda i: -crowd[i]):
+            repeat[i] = tuple(points[i]) in seen
+            seen.add(tuple(points[i]))
+        order += [(i, rank, crowd[i]) for i in sorted(front, key=lambda i: (repeat[i], -crowd[i]))]
+    return order
+
+
 def pareto_front(history: Sequence[Result], objectives: Sequence[Objective]) -> List[Result]:
     """The non-dominated successful results, sorted by the first objective (best first)."""
     scored = [(r, costs(r[1], objectives)) for r in history]

@@ -161,7 +161,7 @@ def test_bohb_fits_its_optimizer_on_the_highest_rung_with_enough_results(tmp_pat
                 estim={"type": "TestCurveEstim", "epochs": 4}, metrics=[],
                 scheduler={"type": "BOHB", "eta": 2, "min_points": 2})
     with pytest.raises(SlotnasError, match=r"^optim.type: RandomSearch fits no model, scheduler BOHB proposes "
-                                           r"from one; allowed: SkoptBO, XGBoostSMBO, TPE$"):
+                                           r"from one; allowed: SkoptBO, GPBO, XGBoostSMBO, TPE$"):
         tiny_config(tmp_path, **base)
     keep = Keep()
     result = run_search(tiny_config(tmp_path, **base, optim={"type": "TPE", "n_initial": 2}, run={"budget": 9}),

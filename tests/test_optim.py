@@ -8,9 +8,10 @@ from slotnas.trials import Trial
 
 from .helpers import drive
 
-ALL = ["RandomSearch", "GridSearch", "Evolution", "RegularizedEvolution", "SkoptBO", "XGBoostSMBO", "TPE"]
+ALL = ["RandomSearch", "GridSearch", "Evolution", "RegularizedEvolution", "SkoptBO", "GPBO", "XGBoostSMBO", "TPE"]
 SMALL = {"Evolution": {"population": 8}, "RegularizedEvolution": {"population": 10, "sample_size": 3},
-         "SkoptBO": {"n_initial": 5, "n_points": 300}, "XGBoostSMBO": {"n_initial": 5, "n_estimators": 30}, "TPE": {"n_initial": 5}}
+         "SkoptBO": {"n_initial": 5, "n_points": 300}, "XGBoostSMBO": {"n_initial": 5, "n_estimators": 30}, "TPE": {"n_initial": 5},
+         "GPBO": {"n_initial": 5, "n_candidates": 256}}
 
 
 def letters_space(n: int = 8, k: int = 5) -> ParamSpace:
@@ -57,7 +58,7 @@ def median_best(opt_name: str, n: int) -> float:
                              for _, opt, trials in [run(opt_name, seed, n=n)])
 
 
-@pytest.mark.parametrize("name", ["RegularizedEvolution", "SkoptBO", "XGBoostSMBO", "TPE"])
+@pytest.mark.parametrize("name", ["RegularizedEvolution", "SkoptBO", "GPBO", "XGBoostSMBO", "TPE"])
 def test_beats_random_search_on_a_known_optimum(name):
     assert median_best(name, 30) > median_best("RandomSearch", 30)
 
@@ -138,7 +139,7 @@ def test_tpe_on_a_mixed_space_finds_the_numeric_optimum_region():
         statistics.median(best_of("RandomSearch", s) for s in range(5))
 
 
-@pytest.mark.parametrize("name", ["SkoptBO", "XGBoostSMBO", "TPE"])
+@pytest.mark.parametrize("name", ["SkoptBO", "GPBO", "XGBoostSMBO", "TPE"])
 def test_refit_replaces_the_models_data_and_keeps_what_was_seen(name):
     _, opt, trials = run(name, seed=0, n=12)
     assert opt.model_based

@@ -59,17 +59,18 @@ def test_nsga2_front_is_non_dominated_and_covers_both_extremes():
     assert {(m["gain"], m["cost"]) for _, m in front} == {(float(g), float(c)) for g, c in best.items()}
 
 
-def test_nsga2_beats_random_on_front_coverage():
+@pytest.mark.parametrize("name, options", [("NSGA2", {"population": 16}), ("TPE", {})])
+def test_multi_objective_optimizers_beat_random_on_front_coverage(name, options):
     best_cost = true_front()
 
-    def coverage(name: str, seed: int) -> int:
+    def coverage(name: str, seed: int, **kwargs) -> int:
         """How many truly Pareto-optimal points the search found."""
-        kwargs = {"objectives": OBJECTIVES, "population": 16} if name == "NSGA2" else {}
         opt = OPTIMIZERS.get(name)(gene_space(), seed=seed, **kwargs)
         front = pareto_front([(t.arch, t.metrics) for t in drive(opt, two_objective, 150)], OBJECTIVES)
         return sum(1 for _, m in front if m["cost"] == best_cost[int(m["gain"])])
 
-    assert sum(coverage("NSGA2", s) for s in range(3)) > sum(coverage("RandomSearch", s) for s in range(3))
+    ours = sum(coverage(name, s, objectives=OBJECTIVES, **options) for s in range(3))
+    assert ours > sum(coverage("RandomSearch", s) for s in range(3))
 
 
 def test_objectives_validation_and_failed_results():

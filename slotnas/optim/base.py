@@ -142,7 +142,7 @@ class DiscreteOptimizer(Optimizer):
     def reset_model(self) -> None:
         """Forget the results the model was fitted on (model-based optimizers)."""
         raise SlotnasError(f"optim {type(self).__name__} fits no model to results; allowed for BOHB: "
-                           "SkoptBO, XGBoostSMBO, TPE")
+                           "SkoptBO, GPBO, XGBoostSMBO, TPE")
 
     def propose(self) -> Optional[Arch]:
         """One candidate architecture (may be a duplicate; the base class filters)."""

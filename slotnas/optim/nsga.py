@@ -5,7 +5,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from ..constraints import PositiveInt, UnitInterval
 from ..params import ParamSpace
-from ..pareto import check_objectives, costs, crowding_distance, non_dominated_sort
+from ..pareto import check_objectives, costs, non_dominated_sort, pareto_order
 from ..trials import Trial, TrialState
 from .base import Arch, register_optimizer
 from .evolution import Generational
@@ -44,26 +44,10 @@ class NSGA2(Generational):
         """Environmental selection: best fronts of parents + offspring, ties broken by crowding."""
         pool = self._parents + self._offspring
         self._offspring = []
-        points = [vec for _, vec in pool]
-        chosen: List[int] = []
-        self._rank = {}
-        for rank, front in enumerate(non_dominated_sort(points)):
-            crowd = crowding_distance(points, front)
-            for i in front:
-                self._rank[i] = (rank, crowd[i])
-            if len(chosen) + len(front) <= self.population_size:
-                chosen += front
-            else:  # fill with the most spread-out points; repeated cost vectors only after every unique one
-                seen: set = set()
-                repeat = {}
-                for i in sorted(front, key=lambda i: -crowd[i]):
-                    repeat[i] = points[i] in seen
-                    seen.add(points[i])
-                ranked = sorted(front, key=lambda i: (repeat[i], -crowd[i]))
-                chosen += ranked[: self.population_size - len(chosen)]
-                break
+        order = pareto_order([vec for _, vec in pool])[: self.population_size]
+        chosen = [i for i, _, _ in order]
+        self._rank = {new: (rank, crowd) for new, (_, rank, crowd) in enumerate(order)}
         self._parents = [pool[i] for i in chosen]
-        self._rank = {new: self._rank[old] for new, old in enumerate(chosen)}
 
     def _tournament(self) -> Arch:
         a, b = self.rng.randrange(len(self._parents)), self.rng.randrange(len(self._parents))

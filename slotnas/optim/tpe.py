@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import math
 import random
-from typing import Any, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from ..constraints import Fraction, NonNegativeInt, PositiveFloat, PositiveInt
 from ..params import Categorical, Numeric, Param, ParamSpace
-from ..trials import Trial
+from ..pareto import check_objectives, costs, pareto_order
+from ..trials import Trial, TrialState
 from .base import Arch, DiscreteOptimizer, arch_key, register_optimizer, scale, unscale
 
 
@@ -62,12 +63,19 @@ class TPE(DiscreteOptimizer):
     After ``n_initial`` random architectures the results are split into the best ``gamma`` fraction
     and the rest; ``n_candidates`` architectures are drawn from the good densities and the one with
     the highest good/bad density ratio is proposed. Failed trials carry no value and are left out.
+    With two or more ``objectives`` (or a config's top-level ``objectives``) it is MOTPE (Ozaki et al.
+    2020): "best" is the order of non-dominated sorting, each front's most spread-out points first.
     """
 
     model_based = True
 
     def __init__(self, space: ParamSpace, n_initial: NonNegativeInt = 10, gamma: Fraction = 0.15,
-                 n_candidates: PositiveInt = 24, prior_weight: PositiveFloat = 1.0, **kwargs: Any) -> None:
+                 n_candidates: PositiveInt = 24, prior_weight: PositiveFloat = 1.0,
+                 objectives: Optional[List[Dict[str, str]]] = None, **kwargs: Any) -> None:
+        self.objectives = check_objectives(objectives) if objectives else None
+        if self.objectives:
+            kwargs.setdefault("objective", self.objectives[0]["metric"])
+            kwargs.setdefault("mode", self.objectives[0]["mode"])
         super().__init__(space, **kwargs)
         from ..errors import SlotnasError
 
@@ -75,20 +83,31 @@ class TPE(DiscreteOptimizer):
             raise SlotnasError(f"optim.gamma: expected a fraction in (0, 1), got {gamma!r}")
         self.n_initial, self.gamma = n_initial, gamma
         self.n_candidates, self.prior_weight = n_candidates, prior_weight
-        self._data: List[Tuple[Arch, float]] = []  # (architecture, score) of successful trials: the model's data
+        self._data: List[Tuple[Arch, Tuple[float, ...]]] = []  # (architecture, costs) of successful trials
 
     def observe(self, trial: Trial) -> None:
-        score = self.trial_score(trial)
-        if score > -math.inf:
-            self._data.append((dict(trial.arch), score))
+        if self.objectives is None:
+            score = self.trial_score(trial)
+            if score > -math.inf:
+                self._data.append((dict(trial.arch), (-score,)))
+        elif trial.state is TrialState.COMPLETE:
+            vec = costs(trial.metrics, self.objectives)
+            if vec is not None:
+                self._data.append((dict(trial.arch), vec))
 
     def reset_model(self) -> None:
         self._data = []
 
+    def _ranked(self) -> List[Arch]:
+        """The successful architectures, best first (by cost, or in Pareto order)."""
+        if self.objectives is None or len(self.objectives) == 1:
+            return [arch for arch, _ in sorted(self._data, key=lambda d: d[1])]
+        return [self._data[i][0] for i, _, _ in pareto_order([vec for _, vec in self._data])]
+
     def propose(self) -> Optional[Arch]:
         if len(self._data) < max(2, self.n_initial):
             return self.random_arch()
-        ranked = [arch for arch, _ in sorted(self._data, key=lambda d: -d[1])]
+        ranked = self._ranked()
         n_good = min(len(ranked) - 1, max(1, math.ceil(self.gamma * len(ranked))))
         good, bad = ranked[:n_good], ranked[n_good:]
         densities = [(p, Parzen(p, [a[p.name] for a in good], self.prior_weight),
