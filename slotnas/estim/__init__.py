@@ -4,7 +4,8 @@ from .subnet import DefaultEstim, SubNetEstim  # isort: skip  (registration orde
 from .spos import SPOSEstim  # isort: skip
 from .supernet import SuperNetEstim  # isort: skip
 from .objective import ObjectiveEstim, TrialContext  # isort: skip
+from .command import CommandEstim  # isort: skip
 from .trainer import NonFiniteLoss, Trainer, reset_weights
 
 __all__ = ["ESTIMATORS", "Estimator", "arch_label", "register_estimator", "SubNetEstim", "DefaultEstim",
-           "SPOSEstim", "SuperNetEstim", "ObjectiveEstim", "TrialContext", "Trainer", "NonFiniteLoss", "reset_weights"]
+           "SPOSEstim", "SuperNetEstim", "ObjectiveEstim", "TrialContext", "CommandEstim", "Trainer", "NonFiniteLoss", "reset_weights"]

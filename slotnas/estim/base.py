@@ -55,6 +55,8 @@ class Estimator:
         self.criterion = criterion
         self.reporter = Reporter()  # replaced per trial by the runtime
         self.hparam_names: List[str] = []  # space parameters that are hyperparameters, not architecture
+        self.trial_index: Optional[int] = None  # the trial being estimated (set by the runtime)
+        self.trial_dir: Optional[str] = None  # a folder of the trial's own in the run folder (set by the runtime)
 
     @classmethod
     def resumable(cls) -> bool:

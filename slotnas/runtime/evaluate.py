@@ -66,18 +66,22 @@ def checkpoint_path(folder: str, index: int) -> str:
 
 
 def evaluate_trial(estim: Any, trial: Trial, run_seed: int, catch: Tuple[Type[BaseException], ...],
-                   worker: str, checkpoints: Optional[str] = None, rule: Optional[StopRule] = None) -> Trial:
+                   worker: str, run_dir: Optional[str] = None, rule: Optional[StopRule] = None) -> Trial:
     """Apply ``trial.arch`` to the space and estimate it; an exception in ``catch`` makes it FAILED
     (NotImplementedError, though a RuntimeError, is always a bug and stops the run).
 
-    A trial with a fidelity (a scheduler's rung) is trained up to it, continuing its checkpoint in
-    ``checkpoints`` if an earlier rung left one, and leaves the new state there. Errors while applying
+    A trial with a fidelity (a scheduler's rung) is trained up to it, continuing its checkpoint in the run
+    folder's ``checkpoints`` if an earlier rung left one, and leaves the new state there. The estimator
+    learns the trial's index and its own folder ``trials/trial-i`` (made when it writes there). Errors while applying
     the architecture (a transform handler, an invalid value) and every SlotnasError propagate: they
     are bugs or config errors, not properties of the architecture. With a stopping ``rule`` the trial
     runs towards its fidelity and ends PRUNED where the rule stops what the estimator reports.
     """
     estim.space.update(trial.arch)
     estim.reporter = reporter = Reporter(rule)
+    estim.trial_index = trial.index
+    estim.trial_dir = None if run_dir is None else os.path.join(run_dir, "trials", f"trial-{trial.index}")
+    checkpoints = None if run_dir is None else os.path.join(run_dir, "checkpoints")
     resume = None
     if trial.fidelity is not None and checkpoints is not None and rule is None:
         path = checkpoint_path(checkpoints, trial.index)

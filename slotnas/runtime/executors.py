@@ -61,7 +61,7 @@ class LocalExecutor(Executor):
         self.slots, self.local = workers, local
         self.local_busy = False
         self.pool = cf.ProcessPoolExecutor(workers - 1, mp_context=ctx, initializer=init_process_worker,
-                                           initargs=(cfg, shared_state, threads, ids, os.getpid(), local.checkpoints))
+                                           initargs=(cfg, shared_state, threads, ids, os.getpid(), local.run_dir))
         self.futures: Dict[cf.Future, Trial] = {}
 
     def submit(self, trial: Trial, rule: Optional[StopRule] = None) -> None:
@@ -116,7 +116,7 @@ def make_executor(run_cfg: Dict[str, Any], cfg: Dict[str, Any], workers: int, th
         from .ray_executor import RayExecutor
 
         return RayExecutor(cfg, workers, threads, shared_state, run_cfg["ray_address"], run_cfg["resources"],
-                           local.checkpoints)
+                           local.run_dir)
     if workers == 1:
         return InlineExecutor(local)
     return LocalExecutor(cfg, workers, threads, local, shared_state)

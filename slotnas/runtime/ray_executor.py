@@ -27,7 +27,7 @@ class RayExecutor(Executor):
     """
 
     def __init__(self, cfg: Dict[str, Any], workers: int, threads: int, shared_state: Optional[Dict[str, Any]],
-                 address: Optional[str], resources: Dict[str, float], checkpoints: Optional[str] = None) -> None:
+                 address: Optional[str], resources: Dict[str, float], run_dir: Optional[str] = None) -> None:
         ray = self.ray = import_ray()
         self.started = not ray.is_initialized()
         if self.started:
@@ -40,7 +40,7 @@ class RayExecutor(Executor):
         actor = ray.remote(num_cpus=resources.get("cpu", 1), num_gpus=resources.get("gpu", 0))(TrialWorker)
         state = ray.put(shared_state)
         self.slots = workers
-        self.actors = [actor.remote(cfg, state, threads, i, "ray", None, checkpoints) for i in range(workers)]
+        self.actors = [actor.remote(cfg, state, threads, i, "ray", None, run_dir) for i in range(workers)]
         self.idle = list(self.actors)
         self.running: Dict[Any, Tuple[Any, Trial]] = {}
 

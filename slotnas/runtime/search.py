@@ -142,7 +142,7 @@ def _discrete(run: Run, hooks: Callback) -> None:
     shared = _prepare(run)  # with every core: e.g. SPOS supernet training
     with _threads(threads):  # this process is worker 0 (locally) while the search runs
         checkpoints = _checkpoints(run)
-        local = TrialWorker(run.config, None, 0, 0, "main", estimator=run.estimator, checkpoints=checkpoints)
+        local = TrialWorker(run.config, None, 0, 0, "main", estimator=run.estimator, run_dir=run.run_dir)
         executor = make_executor(run.config["run"], run.config, workers, threads, local, shared)
         try:
             if rungs is not None:

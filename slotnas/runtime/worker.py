@@ -25,8 +25,8 @@ class TrialWorker:
 
     def __init__(self, cfg: Dict[str, Any], shared_state: Optional[Dict[str, Any]], threads: int,
                  worker_id: int, prefix: str = "local", estimator: Any = None,
-                 checkpoints: Optional[str] = None) -> None:
-        self.name, self.checkpoints = f"{prefix}-{worker_id}", checkpoints
+                 run_dir: Optional[str] = None) -> None:
+        self.name, self.run_dir = f"{prefix}-{worker_id}", run_dir  # trials keep their files there
         self.seed = cfg["run"]["seed"]
         self.catch = resolve_catch(cfg["run"]["catch"])
         if threads:
@@ -44,18 +44,18 @@ class TrialWorker:
 
     def run(self, trial: Trial, rule: Optional[StopRule] = None) -> Trial:
         """Evaluate one trial (see :func:`evaluate_trial` for what fails it and what stops the run)."""
-        return evaluate_trial(self.estimator, trial, self.seed, self.catch, self.name, self.checkpoints, rule)
+        return evaluate_trial(self.estimator, trial, self.seed, self.catch, self.name, self.run_dir, rule)
 
 
 _WORKER: Optional[TrialWorker] = None
 
 
 def init_process_worker(cfg: Dict[str, Any], shared_state: Optional[Dict[str, Any]], threads: int,
-                        ids: Any, parent: int, checkpoints: Optional[str] = None) -> None:
+                        ids: Any, parent: int, run_dir: Optional[str] = None) -> None:
     """Initializer of a local worker process (spawned): exits when the main process is gone."""
     global _WORKER
     _watch_parent(parent)
-    _WORKER = TrialWorker(cfg, shared_state, threads, ids.get(), checkpoints=checkpoints)
+    _WORKER = TrialWorker(cfg, shared_state, threads, ids.get(), run_dir=run_dir)
 
 
 def run_in_process(trial: Trial, rule: Optional[StopRule] = None) -> Trial:
