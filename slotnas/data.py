@@ -31,6 +31,25 @@ class DataBundle:
     input_shape: Tuple[int, int, int]
     num_classes: int
 
+    def set_batch_size(self, batch_size: int) -> None:
+        """Batches of ``batch_size`` from now on (a searched ``data.batch_size``); same data, order and seeds."""
+        self.train, self.val = _rebatched(self.train, batch_size), _rebatched(self.val, batch_size)
+        self.test = None if self.test is None else _rebatched(self.test, batch_size)
+
+
+def _rebatched(batches: Iterable[Batch], batch_size: int) -> Iterable[Batch]:
+    if isinstance(batches, TensorBatches):
+        batches.batch_size = batch_size
+        return batches
+    if isinstance(batches, torch.utils.data.DataLoader):
+        if batches.batch_size == batch_size:
+            return batches
+        return torch.utils.data.DataLoader(
+            batches.dataset, batch_size=batch_size, shuffle=isinstance(batches.sampler, torch.utils.data.RandomSampler),
+            num_workers=batches.num_workers, generator=batches.generator)
+    raise SlotnasError(f"hparams.data.batch_size: the data's batches ({type(batches).__name__}) cannot be re-batched; "
+                       "allowed: in-memory data sets and DataLoaders")
+
 
 class TensorBatches:
     """Mini-batches of in-memory tensors; reshuffled each pass with its own seeded generator.

@@ -11,6 +11,7 @@ from .params import Categorical, Numeric, Param, ParamSpace
 from .registry import check_options, check_value, signature_options, unknown_name_message
 
 KINDS = ("categorical", "int", "float", "log_float")
+DATA_HPARAMS = ["data.batch_size"]  # data options a search may vary per trial
 
 
 def hparam_schema(type: Literal[KINDS], choices: Optional[List[Any]] = None, low: Optional[float] = None,
@@ -44,18 +45,32 @@ def check_hparams(hparams: Any) -> Dict[str, Dict[str, Any]]:
         if not isinstance(entry, dict):
             raise SlotnasError(f"hparams.{name}: expected a mapping such as {{type: log_float, low: 0.001, high: 0.1}}")
         check_options(hparam_schema, f"hparams.{name}", entry)
+        if name.startswith("data.") and name not in DATA_HPARAMS:
+            raise SlotnasError(f"hparams.{name}: " + unknown_name_message("data hyperparameter", name, DATA_HPARAMS))
         if name.startswith("trainer.") and name[len("trainer."):] not in trainer_options:
             raise SlotnasError(f"hparams.{name}: " + unknown_name_message("trainer option", name[len("trainer."):],
                                                                            trainer_options))
-        make_param(name, entry)  # ranges and default, now
+        param = make_param(name, entry)  # ranges and default, now
+        if name == "data.batch_size" and not _positive_ints(param):
+            raise SlotnasError("hparams.data.batch_size: expected positive integers (type int with low >= 1, or "
+                               f"categorical choices such as [32, 64, 128]), got {entry}")
     return dict(hparams)
 
 
-def add_hparams(space: ParamSpace, hparams: Dict[str, Dict[str, Any]], trainer: Any) -> None:
+def _positive_ints(param: Param) -> bool:
+    if isinstance(param, Categorical):
+        return all(isinstance(c, int) and not isinstance(c, bool) and c > 0 for c in param.choices)
+    return isinstance(param, Numeric) and param.integer and param.low >= 1
+
+
+def add_hparams(space: ParamSpace, hparams: Dict[str, Dict[str, Any]], trainer: Any, data: Any = None) -> None:
     """Add the hyperparameters to ``space``; a ``trainer.*`` one sets that trainer attribute on every update
-    (and now, to its default)."""
+    (and now, to its default), ``data.batch_size`` re-batches the data."""
     for name, entry in hparams.items():
         param = space.add(make_param(name, entry))
+        if name == "data.batch_size" and data is not None:
+            space.connect(lambda p: data.set_batch_size(int(p.value)), [name])
+            data.set_batch_size(int(param.value))
         if name.startswith("trainer."):
             key = name[len("trainer."):]
             integer = isinstance(getattr(trainer, key, None), int) and not isinstance(getattr(trainer, key), bool)

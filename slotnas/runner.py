@@ -77,7 +77,7 @@ def build(cfg: Dict[str, Any], data: Optional[DataBundle] = None) -> Components:
     metrics = [build_metric(m, data.input_shape) for m in cfg["metrics"]]
     with blame("trainer"):
         trainer = Trainer(**cfg["trainer"])
-    add_hparams(space, cfg.get("hparams", {}), trainer)  # searched jointly with the architecture
+    add_hparams(space, cfg.get("hparams", {}), trainer, data)  # searched jointly with the architecture
     with blame("criterion"):
         criterion = CriterionChain(cfg["criterion"])
     with blame(f"estim ({cfg['estim']['type']})"):

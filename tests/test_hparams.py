@@ -54,3 +54,46 @@ def test_the_trainer_and_an_objective_see_each_trials_values(tmp_path):
 def test_bad_hyperparameters_are_one_line_errors(hparams, message):
     with pytest.raises(SlotnasError, match=message):
         validate({**TINY, "hparams": hparams})
+
+
+def batch_sizes_seen(trial):
+    """An objective that reports the batch size its data now has."""
+    x, _ = next(iter(trial.data.train))
+    return {"val_acc": float(len(x)), "val_batches": float(len(list(trial.data.val)))}
+
+
+def test_the_batch_size_is_a_searchable_data_hyperparameter(tmp_path):
+    hparams = {"data.batch_size": {"type": "categorical", "choices": [16, 32, 128]}}
+    result = run_search(tiny_config(tmp_path, hparams=hparams, optim={"type": "GridSearch"},
+                                    estim={"type": "Objective", "fn": batch_sizes_seen}, run={"budget": 6}))
+    for trial in result.trials:
+        assert trial.metrics["val_acc"] == trial.arch["data.batch_size"]  # the trial's batches have its size
+    assert {t.arch["data.batch_size"] for t in result.trials} == {16, 32, 128}
+    sizes = {t.arch["data.batch_size"]: t.metrics["val_batches"] for t in result.trials}
+    assert sizes[16] > sizes[32] > sizes[128]
+
+
+@pytest.mark.parametrize("entry, message", [
+    ({"type": "float", "low": 8, "high": 64}, r"hparams.data.batch_size: expected positive integers"),
+    ({"type": "categorical", "choices": [32, 0]}, r"hparams.data.batch_size: expected positive integers"),
+])
+def test_bad_batch_size_hyperparameters(tmp_path, entry, message):
+    with pytest.raises(SlotnasError, match=message):
+        tiny_config(tmp_path, hparams={"data.batch_size": entry})
+    with pytest.raises(SlotnasError, match=r"hparams.data.shuffle: unknown data hyperparameter 'data.shuffle'"):
+        tiny_config(tmp_path, hparams={"data.shuffle": {"type": "categorical", "choices": [True, False]}})
+
+
+def test_dataloaders_are_rebuilt_with_the_new_batch_size_and_keep_their_order_and_shuffling():
+    import torch
+
+    from slotnas.data import DataBundle
+
+    dataset = torch.utils.data.TensorDataset(torch.arange(20.0).view(20, 1), torch.zeros(20, dtype=torch.long))
+    train = torch.utils.data.DataLoader(dataset, batch_size=4, shuffle=True, generator=torch.Generator().manual_seed(0))
+    val = torch.utils.data.DataLoader(dataset, batch_size=4)
+    bundle = DataBundle(train, val, None, (1, 1, 1), 2)
+    bundle.set_batch_size(8)
+    assert [len(x) for x, _ in bundle.train] == [8, 8, 4] and [len(x) for x, _ in bundle.val] == [8, 8, 4]
+    assert isinstance(bundle.train.sampler, torch.utils.data.RandomSampler)
+    assert torch.cat([x for x, _ in bundle.val]).flatten().tolist() == list(range(20))
