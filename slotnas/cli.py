@@ -40,6 +40,10 @@ def _parser() -> argparse.ArgumentParser:
     table.add_argument("--out", default="latency_table.json", help="JSON file to write (default: %(default)s)")
     table.add_argument("--samples", type=int, default=20, help="architectures measured for the MAPE")
     table.add_argument("--seed", type=int, default=0)
+    pipe = sub.add_parser("pipeline", help="run a pipeline file's steps (search, tune, train, export) in order; "
+                                           "a re-run skips finished steps")
+    pipe.add_argument("pipeline")
+    pipe.add_argument("--out", help="the pipeline's folder (default: its 'out' key, else runs/pipeline-NAME)")
     describe = sub.add_parser("describe", help="summarize a config's search space (slots, parameters, size)")
     describe.add_argument("config")
     describe.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
@@ -158,12 +162,21 @@ def _list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pipeline(args: argparse.Namespace) -> int:
+    from .pipeline import Pipeline
+
+    pipeline = Pipeline(args.pipeline, out=args.out)  # every step checked before the first runs
+    for name, output in pipeline.run(log=lambda line: print(line, file=sys.stderr)).items():
+        print(f"{name}: {output}")
+    return 0
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     """Entry point; user errors print one line and exit 2 (``--debug`` shows the traceback)."""
     args = _parser().parse_args(argv)
     try:
         commands = {"search": _search, "resume": _resume, "export": _export, "latency-table": _latency_table,
-                    "describe": _describe, "list": _list}
+                    "describe": _describe, "list": _list, "pipeline": _pipeline}
         return commands[args.command](args)
     except SlotnasError as exc:
         if args.debug:

@@ -64,10 +64,11 @@ def pick_trial(trials: List[Trial], objectives: List[Dict[str, str]], index: Opt
 
 
 def export_trial(run_dir: str, index: Optional[int] = None, pareto: Optional[int] = None,
-                 epochs: Optional[int] = None) -> Exported:
-    """Rebuild a trial's architecture, retrain it from scratch (``epochs``, default the run's retraining
-    epochs; 0 keeps the fresh, untrained weights) and write ``export/trial-N/``: arch.yaml, model.pt
-    (state dict), model.onnx (any batch size) and model.pt2 (torch.export program; torch alone runs it)."""
+                 epochs: Optional[int] = None, folder: Optional[str] = None) -> Exported:
+    """Rebuild a trial's architecture (default: the best), retrain it from scratch (``epochs``, default the
+    run's retraining epochs; 0 keeps the fresh, untrained weights) and write ``folder`` (default
+    ``export/trial-N/``): arch.yaml, model.pt (state dict), model.onnx (any batch size) and model.pt2
+    (torch.export program; torch alone runs it)."""
     from .config import read_yaml, validate
     from .pareto import run_objectives
     from .runner import build, build_optimizer
@@ -84,7 +85,12 @@ def export_trial(run_dir: str, index: Optional[int] = None, pareto: Optional[int
         store.close()
     parts = build(cfg)
     optimizer = build_optimizer(cfg, parts.space)  # whose objective pareto.csv ranks, as in the run
-    trial = pick_trial(trials, run_objectives(cfg, optimizer.objective, optimizer.mode), index, pareto)
+    if index is None and pareto is None:
+        trial = optimizer.best(trials)  # the run's winner, as its optimizer ranks
+        if trial is None:
+            raise SlotnasError(f"export: {run_dir!r} has no successful trial")
+    else:
+        trial = pick_trial(trials, run_objectives(cfg, optimizer.objective, optimizer.mode), index, pareto)
     apply_arch(parts.model, parts.space, trial.arch)
     fixed = fix(parts.model)
     retrain = cfg["run"]["retrain_epochs"]
@@ -96,7 +102,7 @@ def export_trial(run_dir: str, index: Optional[int] = None, pareto: Optional[int
     else:
         weights = "untrained: fresh initialization (give --epochs to train it)"
     fixed.eval()
-    folder = os.path.join(run_dir, "export", f"trial-{trial.index}")
+    folder = folder or os.path.join(run_dir, "export", f"trial-{trial.index}")
     os.makedirs(folder, exist_ok=True)
     shape = parts.data.input_shape
     files = [write_yaml(os.path.join(folder, "arch.yaml"), {

@@ -9,7 +9,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import torch
 from torch import nn
 
-from .arch_space.backbones import build_model
+from .arch_space.backbones import build_model, register_model
 from .arch_space.construct import construct
 from .arch_space.export import fix
 from .arch_space.slotify import slotify
@@ -97,17 +97,28 @@ def build_optimizer(cfg: Dict[str, Any], space: ParamSpace) -> Optimizer:
         return cls(space, seed=cfg["run"]["seed"], **options)
 
 
-def load_fixed(run_dir: str) -> nn.Module:
-    """Rebuild a run's best architecture as a plain nn.Module with its trained weights."""
+def load_fixed(run_dir: str, weights: bool = True) -> nn.Module:
+    """Rebuild a run's best architecture as a plain nn.Module with its trained weights (or, with
+    ``weights=False``, freshly initialized ones)."""
     from .config import read_yaml, validate
 
     cfg = validate(read_yaml(os.path.join(run_dir, "config.yaml")))
     best = read_best_arch(run_dir)
     model, space = build_space(cfg, best["input_shape"], best["num_classes"])
-    space.update(best["space"])
+    space.update({k: v for k, v in best["space"].items() if k not in cfg["hparams"]})  # the architecture only
     fixed = fix(model).eval()
-    fixed.load_state_dict(read_state_dict(os.path.join(run_dir, "best_model.pt"), fixed))
+    if weights:
+        fixed.load_state_dict(read_state_dict(os.path.join(run_dir, "best_model.pt"), fixed))
     return fixed
+
+
+@register_model("from_run")
+def model_from_run(run: str, weights: bool = False) -> nn.Module:
+    """The best architecture of a finished run folder as a fixed network (no Slots): fresh weights, or its
+    trained ones with ``weights: true``; e.g. the model a pipeline's tune and retrain steps take."""
+    if not os.path.isdir(run):
+        raise SlotnasError(f"model.run: {run!r} is not a folder; expected a finished run folder")
+    return load_fixed(run, weights=weights).train()
 
 
 def read_best_arch(run_dir: str) -> Dict[str, Any]:
@@ -220,7 +231,8 @@ def describe_fixed(model: nn.Module, space: ParamSpace, arch: Dict[str, Any], in
     from .metrics import FlopsMetric, count_params
 
     if "space" in arch:
-        space.update(arch["space"])
+        names = set(space.names())  # a run's hyperparameters are in its file but not in an architecture space
+        space.update({k: v for k, v in arch["space"].items() if k in names})
     else:
         apply_arch(model, space, arch.get("arch", arch))
     fixed = fix(model).eval()

@@ -108,8 +108,12 @@ def test_bad_options():
         OPTIMIZERS.get("RandomSearch")(letters_space(), mode="up")
     with pytest.raises(SlotnasError, match="optim.acquisition"):
         OPTIMIZERS.get("XGBoostSMBO")(letters_space(), acquisition="greedy")
-    with pytest.raises(SlotnasError, match="no Categorical or Numeric"):
-        OPTIMIZERS.get("RandomSearch")(ParamSpace())
+
+
+@pytest.mark.parametrize("name", ALL + ["NSGA2"])
+def test_an_empty_space_is_one_architecture(name):
+    opt = OPTIMIZERS.get(name)(ParamSpace(), seed=0, **SMALL.get(name, {}))  # e.g. a fixed network's hyperparameters
+    assert [t.arch for t in drive(opt, lambda arch: {"val_acc": 1.0}, 3)] == [{}] and opt.ask() is None
 
 
 @pytest.mark.parametrize("name, smallest", [("Evolution", 2), ("NSGA2", 4)])

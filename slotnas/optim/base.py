@@ -95,9 +95,7 @@ class DiscreteOptimizer(Optimizer):
 
     def __init__(self, space: ParamSpace, **kwargs: Any) -> None:
         super().__init__(space, **kwargs)
-        self.params: List[Param] = space.discrete()
-        if not self.params:
-            raise SlotnasError("the search space has no Categorical or Numeric parameter to optimize")
+        self.params: List[Param] = space.discrete()  # none: a space of one architecture, {} (a fixed network)
         self._seen: set = set()  # asked or told architecture keys
         self._in_flight: set = set()  # asked, not yet told
         self._size = space.size() if all(p.size() < math.inf for p in self.params) else math.inf

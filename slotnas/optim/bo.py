@@ -45,7 +45,7 @@ class SkoptBO(DiscreteOptimizer):
         gp = GaussianProcessRegressor(kernel=kernel, normalize_y=True, noise="gaussian", n_restarts_optimizer=0)
         options = dict(base_estimator=gp, acq_func=acq_func, n_initial_points=n_initial, acq_optimizer="sampling",
                        acq_optimizer_kwargs={"n_points": n_points}, acq_func_kwargs={"xi": xi})
-        self._new_model = lambda seed: skopt.Optimizer(dims, random_state=seed, **options)
+        self._new_model = lambda seed: skopt.Optimizer(dims, random_state=seed, **options) if dims else None
         self._opt = self._new_model(self.seed)
         self._buffer_x: List[List[Any]] = []
         self._buffer_y: List[float] = []
@@ -65,6 +65,8 @@ class SkoptBO(DiscreteOptimizer):
         return arch
 
     def propose(self) -> Optional[Arch]:
+        if not self.params:  # the one architecture of an empty space
+            return {}
         if self._buffer_x:
             self._opt.tell(self._buffer_x, self._buffer_y)  # one GP fit for all new results
             self._buffer_x, self._buffer_y = [], []

@@ -185,7 +185,7 @@ class CellNet(nn.Module):
         """With edge normalization, one TensorParam of edge weights per node of each cell group."""
         for cell in self.cells:
             for node in getattr(cell, "nodes", ()):
-                if node.param_name is None:
+                if getattr(node, "param_name", None) is None:  # also an exported network's FixedNode
                     continue
                 if node.param_name not in space:
                     space.add(TensorParam(len(node.edges), name=node.param_name))
@@ -273,8 +273,8 @@ def cell_genotype(model: nn.Module) -> Optional[Dict[str, Any]]:
     layout = [f"{cell.group} ({', '.join(type(active(pre)).__name__ for pre in cell.preprocess)})"
               for cell in model.cells if isinstance(cell, Cell)]
     for cell in model.cells:
-        if not isinstance(cell, Cell) or cell.group in genotype:
-            continue
+        if not isinstance(cell, Cell) or cell.group in genotype or not isinstance(cell.nodes[0], CellNode):
+            continue  # a resnet cell, a group already seen, or an exported (fixed) cell
         inputs = [f"c_{{k-{cell.n_init - i}}}" for i in range(cell.n_init)]
         label = lambda src: inputs[src] if src < cell.n_init else f"node{src - cell.n_init}"  # noqa: E731
         genotype[cell.group] = {
