@@ -83,7 +83,7 @@ class Encoder:
 
 
 def maximize(score: Score, encoder: Encoder, elite: np.ndarray, rng: np.random.Generator, n_random: int = 512,
-             n_mutants: int = 512, n_starts: int = 5, max_steps: int = 50) -> np.ndarray:
+             n_mutants: int = 512, n_starts: int = 10, max_steps: int = 50) -> np.ndarray:
     """Rows ordered by ``score`` (best first): the pool, then local search from its ``n_starts`` best
     rows (each step to the best neighbour until none improves). ``elite`` are rows to mutate from."""
     pool = encoder.random(rng, n_random)

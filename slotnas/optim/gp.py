@@ -73,6 +73,7 @@ class GPBO(DiscreteOptimizer):
             warnings.simplefilter("ignore", ConvergenceWarning)
             gp.fit(x, y)
         self._kernel = gp.kernel_
+        gp.kernel_ = gp.kernel_.k1  # predict the noise-free function (the fit's solve keeps the noise)
         return gp
 
     def propose(self) -> Optional[Arch]:
