@@ -9,7 +9,7 @@ from slotnas.optim import OPTIMIZERS
 from slotnas.trials import Trial
 
 TARGETS_S = {"RandomSearch": 1e-3, "GridSearch": 1e-3, "Evolution": 1e-3, "RegularizedEvolution": 1e-3,
-             "SkoptBO": 0.5, "XGBoostSMBO": 0.5}
+             "SkoptBO": 0.5, "GPBO": 1.0, "XGBoostSMBO": 0.5, "TPE": 0.05}
 
 
 def make_space() -> ParamSpace:

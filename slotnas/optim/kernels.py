@@ -32,9 +32,14 @@ class ArchKernel(StationaryKernelMixin, NormalizedKernelMixin, Kernel):
 
     def _distances(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Per-parameter distances, shape (len(x), len(y), parameters)."""
-        diff = x[:, None, :] - y[None, :, :]
         cat = np.asarray(self.categorical, dtype=bool)
-        return np.where(cat, (diff != 0).astype(float), diff * diff)
+        dist = np.empty((len(x), len(y), x.shape[1]))
+        if cat.any():
+            dist[..., cat] = x[:, None, cat] != y[None, :, cat]
+        if not cat.all():
+            diff = x[:, None, ~cat] - y[None, :, ~cat]
+            dist[..., ~cat] = diff * diff
+        return dist
 
     def __call__(self, X: np.ndarray, Y: Optional[np.ndarray] = None, eval_gradient: bool = False) -> Any:
         x = np.atleast_2d(X)
