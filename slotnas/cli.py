@@ -140,13 +140,14 @@ def _list(args: argparse.Namespace) -> int:
     from .arch_space import CANDIDATES, CONSTRUCTORS
     from .arch_space.backbones import MODELS
     from .arch_space.templates import TEMPLATES
-    from .config import INJECTED
+    from .config import INJECTED, component_registries
     from .data import DATASETS
     from .estim import ESTIMATORS
     from .metrics import METRICS
     from .optim import OPTIMIZERS
     from .registry import describe_options
 
+    component_registries()  # every component registered, also the from_run model
     registry = {"optimizers": OPTIMIZERS, "estimators": ESTIMATORS, "candidates": CANDIDATES, "metrics": METRICS,
                 "datasets": DATASETS, "constructors": CONSTRUCTORS, "models": MODELS,
                 "templates": TEMPLATES}[args.what]

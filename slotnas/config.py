@@ -54,11 +54,13 @@ INJECTED = {
 }
 
 
-def _registries() -> Dict[str, Registry]:
+def component_registries() -> Dict[str, Registry]:
+    """The registries config sections name components from, every component registered."""
     from .data import DATASETS
     from .estim import ESTIMATORS  # the packages import (and so register) every component
     from .metrics import METRICS
     from .optim import OPTIMIZERS
+    from .runner import model_from_run  # noqa: F401 - registers the from_run model
 
     return {"optim": OPTIMIZERS, "estim": ESTIMATORS, "data": DATASETS, "metrics": METRICS}
 
@@ -196,7 +198,7 @@ def validate(raw: Mapping[str, Any]) -> Dict[str, Any]:
         cfg.setdefault(key, copy.deepcopy(default))
     if ("model" in cfg) == ("template" in cfg):
         raise SlotnasError("config: give exactly one of 'model' (an existing network) and 'template' (a search space)")
-    registries = _registries()
+    registries = component_registries()
     if "model" in cfg:
         cfg["model"] = _validate_model(cfg["model"])
     else:

@@ -91,10 +91,10 @@ def switch_type(cfg: Dict[str, Any], section: str, new_type: Any) -> None:
 
 
 def _registry(section: str) -> Registry:
-    from .config import _registries
+    from .config import component_registries
     from .schedulers import SCHEDULERS
 
-    return {**_registries(), "scheduler": SCHEDULERS}[section]
+    return {**component_registries(), "scheduler": SCHEDULERS}[section]
 
 
 def _accepted_options(section: str, type_name: Any) -> Optional[List[str]]:

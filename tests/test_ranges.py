@@ -57,7 +57,7 @@ def error_for(change: dict) -> str:
     ({"run": {"seed": -1}}, "run.seed: expected int >= 0, got int -1"),
     ({"run": {"budget": True}}, "run.budget: expected int >= 1, got bool True"),
     ({"run": {"retrain_epochs": -1}}, "run.retrain_epochs: expected int >= 0 or null, got int -1"),
-    ({"model": {"type": "SlotCNN"}}, "model.type: unknown model 'SlotCNN' (did you mean 'slot_cnn'?); allowed: slot_cnn"),
+    ({"model": {"type": "SlotCNN"}}, "model.type: unknown model 'SlotCNN' (did you mean 'slot_cnn'?); allowed: slot_cnn, from_run"),
 ])
 def test_values_out_of_range_name_the_key_the_value_and_what_is_allowed(change, expected):
     assert error_for(change) == expected
@@ -79,11 +79,11 @@ def _all_components():
     from slotnas.arch_space.backbones import MODELS
     from slotnas.arch_space.construct import CONSTRUCTORS
     from slotnas.arch_space.mixed_ops import MIXED_OPS
-    from slotnas.config import _registries
+    from slotnas.config import component_registries
     from slotnas.estim.trainer import Trainer
     from slotnas.schedulers import SCHEDULERS
 
-    registries = {**_registries(), "scheduler": SCHEDULERS, "model": MODELS, "construct": CONSTRUCTORS,
+    registries = {**component_registries(), "scheduler": SCHEDULERS, "model": MODELS, "construct": CONSTRUCTORS,
                   "mixed op": MIXED_OPS}
     yield "trainer", Trainer
     for kind, registry in registries.items():
