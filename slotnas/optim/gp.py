@@ -82,14 +82,13 @@ class GPBO(DiscreteOptimizer):
         x = self.encoder.encode([arch for arch, _ in self._data])
         y = np.array([score for _, score in self._data])
         gp = self._fit(x, y)
-        fitted = gp.predict(x)  # the noise-free estimate at the evaluated points: noisy maxima overshoot
-        best = float(fitted.max()) + self.xi * float(y.std() or 1.0)
+        best = float(y.max()) + self.xi * float(y.std() or 1.0)
 
         def acquisition(rows: np.ndarray) -> np.ndarray:
             mu, sd = gp.predict(rows, return_std=True)
             return log_expected_improvement(mu, sd, best)
 
-        elite = x[np.argsort(-fitted)[:10]]
+        elite = x[np.argsort(-y)[:10]]
         half = self.n_candidates // 2
         for row in maximize(acquisition, self.encoder, elite, self._np_rng, n_random=half, n_mutants=half):
             arch = self.encoder.decode(row)
