@@ -40,6 +40,9 @@ def _parser() -> argparse.ArgumentParser:
     table.add_argument("--out", default="latency_table.json", help="JSON file to write (default: %(default)s)")
     table.add_argument("--samples", type=int, default=20, help="architectures measured for the MAPE")
     table.add_argument("--seed", type=int, default=0)
+    report = sub.add_parser("report", help="write a run's report: one self-contained HTML page (works offline)")
+    report.add_argument("run_dir")
+    report.add_argument("--out", help="HTML file to write (default: RUN_DIR/report.html)")
     pipe = sub.add_parser("pipeline", help="run a pipeline file's steps (search, tune, train, export) in order; "
                                            "a re-run skips finished steps")
     pipe.add_argument("pipeline")
@@ -163,6 +166,13 @@ def _list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report(args: argparse.Namespace) -> int:
+    from .report import write_report
+
+    print(f"wrote {write_report(args.run_dir, args.out)}")
+    return 0
+
+
 def _pipeline(args: argparse.Namespace) -> int:
     from .pipeline import Pipeline
 
@@ -177,7 +187,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = _parser().parse_args(argv)
     try:
         commands = {"search": _search, "resume": _resume, "export": _export, "latency-table": _latency_table,
-                    "describe": _describe, "list": _list, "pipeline": _pipeline}
+                    "describe": _describe, "list": _list, "pipeline": _pipeline,
+                    "report": _report}
         return commands[args.command](args)
     except SlotnasError as exc:
         if args.debug:

@@ -1,0 +1,119 @@
+"""The report's figures as inline SVG from matplotlib (no scripts, no network: they render opened from disk)."""
+from __future__ import annotations
+
+import html
+import io
+import re
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from ..pareto import costs, non_dominated_sort
+from .data import RunData
+
+
+def _figure(width: float = 6.4, height: float = 3.2):  # type: ignore[no-untyped-def]
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(figsize=(width, height))
+
+
+def to_svg(fig, tooltips: Optional[Dict[str, str]] = None) -> str:  # type: ignore[no-untyped-def]
+    """The figure as an <svg> element; ``tooltips`` maps artist gids to hover texts (SVG <title>)."""
+    import matplotlib.pyplot as plt
+
+    buffer = io.StringIO()
+    with plt.rc_context({"svg.fonttype": "none"}):  # text as <text>: searchable, smaller than glyph paths
+        fig.savefig(buffer, format="svg", bbox_inches="tight")
+    plt.close(fig)
+    text = buffer.getvalue()
+    text = text[text.index("<svg"):]
+    for gid, tip in (tooltips or {}).items():
+        text = text.replace(f'<g id="{gid}">', f'<g id="{gid}"><title>{html.escape(tip)}</title>', 1)
+    return re.sub(r"<metadata>.*?</metadata>", "", text, flags=re.S)
+
+
+def objective_curve(data: RunData) -> Optional[str]:
+    """The objective of every complete trial in order, and the best so far."""
+    points = data.running_best()
+    if not points:
+        return None
+    fig, ax = _figure()
+    xs = [p[0] for p in points]
+    ax.scatter(xs, [p[1] for p in points], s=14, alpha=0.6, label=data.objective)
+    ax.step(xs, [p[2] for p in points], where="post", color="C3", label="best so far")
+    ax.set_xlabel("epoch" if data.kind == "epoch" else "trial")
+    ax.set_ylabel(data.objective)
+    ax.legend(loc="best", fontsize=8)
+    ax.grid(alpha=0.3)
+    return to_svg(fig)
+
+
+def arch_text(arch: Dict[str, object]) -> str:
+    """An architecture on one line (tensor parameters left out)."""
+    return ", ".join(f"{k}={v}" for k, v in arch.items() if not isinstance(v, (list, dict)))
+
+
+def pareto_plot(data: RunData) -> Optional[str]:
+    """The first two objectives of every complete trial, the non-dominated ones joined; hover: the architecture."""
+    objectives = data.objectives[:2]
+    points: List[Tuple[int, Tuple[float, ...]]] = []
+    for t in data.complete:
+        vec = costs(t.metrics, objectives)
+        if vec is not None:
+            points.append((t.index, vec))
+    if len(points) < 2:
+        return None
+    front = set(non_dominated_sort([v for _, v in points])[0])
+    signs = [1 if o["mode"] == "min" else -1 for o in objectives]
+    by_index = {t.index: t for t in data.complete}
+    fig, ax = _figure(6.4, 3.6)
+    tips = {}
+    for k, (index, vec) in enumerate(points):
+        x, y = (signs[0] * vec[0], signs[1] * vec[1])
+        artist = ax.scatter([x], [y], s=30 if k in front else 14, color="C3" if k in front else "C0",
+                            alpha=0.9 if k in front else 0.5)
+        artist.set_gid(f"trial-{index}")
+        tips[f"trial-{index}"] = f"trial {index}: {objectives[0]['metric']} {x:.4g}, {objectives[1]['metric']} " \
+                                 f"{y:.4g}\n{arch_text(by_index[index].arch)}"
+    ordered = sorted((signs[0] * points[k][1][0], signs[1] * points[k][1][1]) for k in front)
+    ax.plot([p[0] for p in ordered], [p[1] for p in ordered], color="C3", lw=1, drawstyle="steps-post")
+    ax.set_xlabel(f"{objectives[0]['metric']} ({objectives[0]['mode']})")
+    ax.set_ylabel(f"{objectives[1]['metric']} ({objectives[1]['mode']})")
+    ax.grid(alpha=0.3)
+    return to_svg(fig, tips)
+
+
+def alphas_plot(data: RunData, names: Dict[str, Sequence[str]], most: int = 12) -> Optional[str]:
+    """For a one-shot run: each slot's softmaxed alphas over the epochs (up to ``most`` slots)."""
+    series = [t.metrics.get("alphas") for t in sorted(data.trials, key=lambda t: t.index)]
+    series = [s for s in series if isinstance(s, dict)]
+    if not series:
+        return None
+    params = list(series[-1])[:most]
+    cols = min(3, len(params))
+    rows = (len(params) + cols - 1) // cols
+    fig, axes = _figure(3.2 * cols, 2.2 * rows)
+    fig.clf()
+    for k, param in enumerate(params):
+        ax = fig.add_subplot(rows, cols, k + 1)
+        values = [s[param] for s in series if param in s]
+        labels = list(names.get(param) or [str(i) for i in range(len(values[-1]))])
+        for i in range(len(values[-1])):
+            ax.plot(range(1, len(values) + 1), [v[i] for v in values],
+                    label=labels[i] if i < len(labels) else str(i))
+        ax.set_title(param, fontsize=8)
+        ax.tick_params(labelsize=7)
+    fig.axes[0].legend(fontsize=6, loc="best")
+    fig.tight_layout()
+    return to_svg(fig)
+
+
+def importance_plot(values: Sequence[Tuple[str, float]]) -> str:
+    """Horizontal bars: each parameter's share of the importance."""
+    fig, ax = _figure(6.4, 0.3 * len(values) + 0.8)
+    ax.barh([n for n, _ in values][::-1], [v for _, v in values][::-1], color="C2")
+    ax.set_xlabel("share of random-forest impurity importance")
+    ax.tick_params(labelsize=8)
+    return to_svg(fig)

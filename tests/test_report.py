@@ -1,0 +1,94 @@
+"""slotnas report: one self-contained HTML page of a run (discrete, multi-objective, one-shot)."""
+import os
+import re
+from html.parser import HTMLParser
+
+from slotnas.cli import main
+from slotnas.report import load_run, render, write_report
+from slotnas.report.data import RunData
+from slotnas.report.stats import importance, slot_stats
+from slotnas.runtime.search import run_search
+from slotnas.trials import Trial
+
+from .helpers import tiny_config
+
+
+class Tags(HTMLParser):
+    """Collects tags and the URLs they would load."""
+
+    def __init__(self):
+        super().__init__()
+        self.tags, self.urls = [], []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        self.urls += [v for k, v in attrs if k in ("src", "href") and v]
+
+
+def parse(page: str) -> Tags:
+    tags = Tags()
+    tags.feed(page)
+    return tags
+
+
+def test_a_discrete_run_gets_a_self_contained_page(tmp_path, capsys):
+    result = run_search(tiny_config(tmp_path, run={"budget": 5}))
+    assert main(["report", result.run_dir]) == 0
+    path = os.path.join(result.run_dir, "report.html")
+    assert capsys.readouterr().out.strip() == f"wrote {path}"
+    page = open(path).read()
+    tags = parse(page)
+    assert tags.urls == [] and "link" not in tags.tags  # nothing fetched: styles, script and figures are inline
+    assert tags.tags.count("svg") >= 1 and "script" in tags.tags
+    for heading in ("Run", "Objective over the search", "Best architecture", "Choices per slot", "All trials"):
+        assert f"<h2>{heading}" in page
+    board = page[page.index('id="board"'):]
+    assert len(re.findall(r"<tr><td class=\"num\" data-v=\"\d+\">", board)) == 5  # one row per trial
+    assert f"trial {result.best.index}: val_acc" in page
+
+
+def test_a_multi_objective_run_shows_its_front_with_architectures_on_hover(tmp_path):
+    cfg = tiny_config(tmp_path, objectives=[{"metric": "val_acc", "mode": "max"}, {"metric": "params", "mode": "min"}],
+                      optim={"type": "NSGA2", "population": 4}, run={"budget": 5})
+    result = run_search(cfg)
+    page = render(load_run(result.run_dir))
+    assert "<h2>Pareto front (val_acc vs params" in page
+    titles = re.findall(r"<title>(trial \d+: val_acc [^<]*)</title>", page)
+    assert len(titles) == len([t for t in result.trials if t.state.value == "COMPLETE"])
+    assert all("cells.0=" in t for t in titles)
+
+
+def test_a_one_shot_run_shows_its_alphas_over_the_epochs(tmp_path):
+    cfg = tiny_config(tmp_path, construct=[{"type": "mixed_op", "mixed": "weighted_sum", "candidates": ["NC3", "SC3", "IDT"]}],
+                      optim={"type": "DARTS"}, estim={"type": "SuperNetEstim", "epochs": 2})
+    result = run_search(cfg)
+    path = write_report(result.run_dir, str(tmp_path / "r.html"))
+    page = open(path).read()
+    figures = page.split("<h2>All trials")[0]
+    assert "<h2>Architecture weights over the epochs" in figures and figures.count("<svg") >= 3
+    alphas = figures[figures.index("<h2>Architecture weights"):]
+    assert all(f">{name}</text>" in alphas for name in ("NC3", "SC3", "IDT", "cells.0", "cells.1"))
+
+
+def _fake(scores):
+    trials = [Trial(i, {"p0": a, "p1": b, "p2": c}).finish({"val_acc": s}) for i, (a, b, c, s) in enumerate(scores)]
+    return RunData("x", {"optim": {"type": "RandomSearch"}}, trials, "search", "val_acc", "max",
+                   [{"metric": "val_acc", "mode": "max"}])
+
+
+def test_importance_and_slot_statistics_find_the_parameter_that_matters():
+    import itertools
+
+    scores = [(a, b, c, 10.0 * (a == "x") + 0.1 * (c == "u")) for a, b, c in
+              itertools.product("xyz", "uvw", "uv")]
+    data = _fake(scores)
+    values = dict(importance(data))
+    assert max(values, key=values.get) == "p0" and abs(sum(values.values()) - 1) < 1e-9
+    rows = {(r["param"], r["choice"]): r for r in slot_stats(data)}
+    assert rows[("p0", "x")]["top"] == 1.0 and rows[("p0", "x")]["all"] == 1 / 3
+    assert rows[("p0", "x")]["mean"] > rows[("p0", "y")]["mean"]
+
+
+def test_reporting_on_a_folder_that_is_not_a_run_is_one_line(tmp_path, capsys):
+    assert main(["report", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.strip() == f"slotnas: error: report: {str(tmp_path)!r} is not a run folder (no config.yaml)"
