@@ -43,6 +43,8 @@ def _parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="write a run's report: one self-contained HTML page (works offline)")
     report.add_argument("run_dir")
     report.add_argument("--out", help="HTML file to write (default: RUN_DIR/report.html)")
+    report.add_argument("--watch", type=float, metavar="SECONDS", help="rewrite it every SECONDS until the run "
+                                                                       "ends (a run started elsewhere)")
     pipe = sub.add_parser("pipeline", help="run a pipeline file's steps (search, tune, train, export) in order; "
                                            "a re-run skips finished steps")
     pipe.add_argument("pipeline")
@@ -167,10 +169,18 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from .report import write_report
+    import time
 
-    print(f"wrote {write_report(args.run_dir, args.out)}")
-    return 0
+    from .report import run_finished, write_report
+
+    if args.watch is not None and args.watch <= 0:
+        raise SlotnasError(f"report --watch: expected seconds > 0, got {args.watch:g}")
+    while True:
+        finished = run_finished(args.run_dir)  # before writing: the last page shows the end
+        print(f"wrote {write_report(args.run_dir, args.out)}", flush=True)
+        if args.watch is None or finished:
+            return 0
+        time.sleep(args.watch)
 
 
 def _pipeline(args: argparse.Namespace) -> int:

@@ -26,6 +26,7 @@ RUN_OPTIONS: Dict[str, Any] = {  # key -> (type, default)
     "export_onnx": (bool, True),
     "export_program": (bool, True),  # best_model.pt2: a torch.export program that runs with torch alone
     "progress": (bool, True),
+    "report": (bool, True),  # report.html in the run folder, refreshed while the search goes
     "resume": (Optional[str], None),
     "workers": (Union[PositiveInt, Literal["auto"]], "auto"),
     "executor": (Literal["local", "ray"], "local"),

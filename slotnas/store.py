@@ -22,11 +22,12 @@ class TrialStore:
     (flushed and fsynced). Reading replays the lines in order, so the last line of a trial is its
     state; the order of the lines is the order the optimizer asked and was told, which resume
     replays. A torn or invalid line (a kill mid-write, an edited file) is skipped with a warning.
-    ``run_dir=None`` keeps the trials in memory only.
+    ``run_dir=None`` keeps the trials in memory only; ``read_only`` reads a journal another process may be
+    writing (a torn tail is ignored, not cut).
     """
 
-    def __init__(self, run_dir: Optional[str] = None) -> None:
-        self.run_dir = run_dir
+    def __init__(self, run_dir: Optional[str] = None, read_only: bool = False) -> None:
+        self.run_dir, self.read_only = run_dir, read_only
         self._events: List[Trial] = []
         self._latest: Dict[int, Trial] = {}
         self._started: Counter = Counter()  # trials per kind, kept as lines are remembered (hot path)
@@ -57,7 +58,7 @@ class TrialStore:
                             self.path, where, number, type(exc).__name__)
                 continue
             self._remember(trial)
-        if complete_end < len(data):  # a torn tail without newline: cut it so the next append starts clean
+        if complete_end < len(data) and not self.read_only:  # a torn tail: cut it so the next append starts clean
             with open(self.path, "r+b") as fh:
                 fh.truncate(complete_end)
 

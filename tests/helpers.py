@@ -11,7 +11,7 @@ TINY = {
     "trainer": {"epochs": 1, "lr": 0.05},
     "data": {"type": "digits", "batch_size": 128},
     "metrics": ["params"],
-    "run": {"seed": 0, "budget": 3, "progress": False, "export_onnx": False, "export_program": False, "retrain_epochs": 0,
+    "run": {"seed": 0, "budget": 3, "progress": False, "report": False, "export_onnx": False, "export_program": False, "retrain_epochs": 0,
             "workers": 1},
 }
 

@@ -92,3 +92,30 @@ def test_importance_and_slot_statistics_find_the_parameter_that_matters():
 def test_reporting_on_a_folder_that_is_not_a_run_is_one_line(tmp_path, capsys):
     assert main(["report", str(tmp_path)]) == 2
     assert capsys.readouterr().err.strip() == f"slotnas: error: report: {str(tmp_path)!r} is not a run folder (no config.yaml)"
+
+
+def test_every_run_keeps_its_report_up_to_date_unless_turned_off(tmp_path, capsys):
+    result = run_search(tiny_config(tmp_path / "on", run={"budget": 3, "report": True}))
+    page = open(os.path.join(result.run_dir, "report.html")).read()
+    assert page.count('<tr><td class="num" data-v=') >= 3 and "best so far" in page
+    off = run_search(tiny_config(tmp_path / "off", run={"budget": 1}))
+    assert not os.path.exists(os.path.join(off.run_dir, "report.html"))
+    assert main(["report", "--watch", "5", off.run_dir]) == 0  # a finished run: one write, then done
+    assert capsys.readouterr().out.count("wrote ") == 1
+    assert main(["report", "--watch", "0", off.run_dir]) == 2
+
+
+def test_the_live_report_is_throttled():
+    from slotnas.callbacks import LiveReport
+
+    class FakeRun:
+        run_dir, store, writes = "x", None, 0
+
+    live = LiveReport(interval=60.0)
+    live._write = lambda run: (setattr(run, "writes", run.writes + 1), setattr(live, "_last", 1e18))  # noqa: E731
+    run = FakeRun()
+    for _ in range(5):
+        live.on_trial_complete(run, None)
+    assert run.writes == 1  # the first trial, then not again within the interval
+    live.on_search_end(run, None)
+    assert run.writes == 2  # the end always

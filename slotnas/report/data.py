@@ -59,19 +59,23 @@ class RunData:
         return out
 
 
-def load_run(run_dir: str) -> RunData:
-    """Read a run folder (finished or still running); one-line errors for what is not a run folder."""
+def run_finished(run_dir: str) -> bool:
+    """Whether the run in ``run_dir`` has ended (its summary is written last)."""
+    return os.path.isfile(os.path.join(run_dir, "summary.txt"))
+
+
+def load_run(run_dir: str, store: Any = None) -> RunData:
+    """Read a run folder (finished or still running: its journal read-only, or the running process's own
+    ``store``); one-line errors for what is not a run folder."""
     from ..config import read_yaml
     from ..store import TrialStore
 
     if not os.path.isfile(os.path.join(run_dir, "config.yaml")):
         raise SlotnasError(f"report: {run_dir!r} is not a run folder (no config.yaml)")
     cfg = read_yaml(os.path.join(run_dir, "config.yaml"))
-    store = TrialStore(run_dir)
-    try:
-        epochs, search = store.trials("epoch"), store.trials("search")
-    finally:
-        store.close()
+    if store is None:
+        store = TrialStore(run_dir, read_only=True)
+    epochs, search = store.trials("epoch"), store.trials("search")
     kind, trials = ("epoch", epochs) if epochs else ("search", search)
     objective, mode = run_objective(cfg)
     best = None

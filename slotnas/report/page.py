@@ -129,7 +129,8 @@ def render(data: RunData) -> str:
             f"{body}</body></html>")
 
 
-def write_report(run_dir: str, out: Optional[str] = None) -> str:
-    """Write the run's report (default ``RUN_DIR/report.html``) atomically; returns its path."""
+def write_report(run_dir: str, out: Optional[str] = None, store: Any = None) -> str:
+    """Write the run's report (default ``RUN_DIR/report.html``) atomically; returns its path. ``store``:
+    the running process's own trial store (else the journal is read)."""
     path = out or os.path.join(run_dir, "report.html")
-    return write_text(path, render(load_run(run_dir)))
+    return write_text(path, render(load_run(run_dir, store)))

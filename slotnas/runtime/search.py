@@ -9,8 +9,8 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 import torch
 
-from ..callbacks import (AlphasPlot, Callback, CallbackList, FailureGuard, ParetoReport, ProgressBar, RunLog,
-                         WinnerExport, load_callback)
+from ..callbacks import (AlphasPlot, Callback, CallbackList, FailureGuard, LiveReport, ParetoReport, ProgressBar,
+                         RunLog, WinnerExport, load_callback)
 from ..errors import SlotnasError
 from ..estim.base import Estimator
 from ..files import lock_run_dir, make_run_dir, remove_stale_temps, save_torch, write_yaml
@@ -113,6 +113,7 @@ def _search_in(cfg: Dict[str, Any], run_dir: str, parts: Any, optimizer: Any, sc
     builtin: List[Callback] = [ProgressBar()] if run_cfg["progress"] else []
     builtin += [ParetoReport(), AlphasPlot(), WinnerExport(), RunLog(echo_trials=not run_cfg["progress"]),
                 FailureGuard(run_cfg["max_consecutive_failures"])]
+    builtin += [LiveReport()] if run_cfg["report"] else []  # last: the page shows the winner's files too
     hooks = CallbackList(builtin + user)  # RunLog after WinnerExport: summary.txt has the retrained metrics
     try:
         if optimizer.kind == "gradient":
