@@ -45,6 +45,11 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--out", help="HTML file to write (default: RUN_DIR/report.html)")
     report.add_argument("--watch", type=float, metavar="SECONDS", help="rewrite it every SECONDS until the run "
                                                                        "ends (a run started elsewhere)")
+    runs = sub.add_parser("runs", help="list the run folders under DIR: optimizer, status, trials, best, time")
+    runs.add_argument("dir", nargs="?", default="runs")
+    compare = sub.add_parser("compare", help="one self-contained HTML page comparing runs (best so far, fronts)")
+    compare.add_argument("run_dirs", nargs="+")
+    compare.add_argument("--out", default="compare.html", help="HTML file to write (default: %(default)s)")
     pipe = sub.add_parser("pipeline", help="run a pipeline file's steps (search, tune, train, export) in order; "
                                            "a re-run skips finished steps")
     pipe.add_argument("pipeline")
@@ -183,6 +188,20 @@ def _report(args: argparse.Namespace) -> int:
         time.sleep(args.watch)
 
 
+def _runs(args: argparse.Namespace) -> int:
+    from .report.compare import runs_text
+
+    print(runs_text(args.dir))
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from .report.compare import write_compare
+
+    print(f"wrote {write_compare(args.run_dirs, args.out)}")
+    return 0
+
+
 def _pipeline(args: argparse.Namespace) -> int:
     from .pipeline import Pipeline
 
@@ -198,7 +217,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         commands = {"search": _search, "resume": _resume, "export": _export, "latency-table": _latency_table,
                     "describe": _describe, "list": _list, "pipeline": _pipeline,
-                    "report": _report}
+                    "report": _report, "runs": _runs, "compare": _compare}
         return commands[args.command](args)
     except SlotnasError as exc:
         if args.debug:

@@ -53,6 +53,24 @@ def lock_run_dir(folder: str) -> Any:
     return handle
 
 
+def run_in_use(folder: str) -> bool:
+    """Whether a process holds the run folder's lock now (a search or resume working in it)."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: nothing is locked
+        return False
+    path = os.path.join(folder, LOCK)
+    if not os.path.isfile(path):
+        return False
+    with open(path, encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
+            return True
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    return False
+
+
 def remove_stale_temps(folder: str) -> None:
     """Delete temporary files that :func:`atomic_write` left behind when its process was killed."""
     for name in os.listdir(folder):

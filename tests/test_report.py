@@ -119,3 +119,27 @@ def test_the_live_report_is_throttled():
     assert run.writes == 1  # the first trial, then not again within the interval
     live.on_search_end(run, None)
     assert run.writes == 2  # the end always
+
+
+def test_runs_lists_run_folders_with_their_status_and_compare_puts_them_on_one_page(tmp_path, capsys):
+    from slotnas.files import lock_run_dir
+
+    first = run_search(tiny_config(tmp_path, run={"budget": 2}))
+    second = run_search(tiny_config(tmp_path, optim={"type": "GridSearch"}, run={"budget": 3, "seed": 1}))
+    os.remove(os.path.join(first.run_dir, "summary.txt"))  # as if killed: resumable
+    assert main(["runs", str(tmp_path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["run", "optimizer", "estimator", "status", "trials", "objective", "best", "seconds"]
+    assert lines[1].split()[:5] == [os.path.basename(first.run_dir), "RandomSearch", "SubNetEstim", "stopped", "2/2"]
+    assert lines[2].split()[:5] == [os.path.basename(second.run_dir), "GridSearch", "SubNetEstim", "finished", "3/3"]
+    lock = lock_run_dir(second.run_dir)  # a process working in it
+    try:
+        assert main(["runs", str(tmp_path)]) == 0
+        assert capsys.readouterr().out.splitlines()[2].split()[3] == "running"
+    finally:
+        lock.close()
+    out = tmp_path / "cmp.html"
+    assert main(["compare", first.run_dir, second.run_dir, "--out", str(out)]) == 0
+    page = out.read_text()
+    assert parse(page).urls == [] and page.count("<svg") >= 2
+    assert os.path.basename(first.run_dir) in page and os.path.basename(second.run_dir) in page
