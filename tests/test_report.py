@@ -143,3 +143,21 @@ def test_runs_lists_run_folders_with_their_status_and_compare_puts_them_on_one_p
     page = out.read_text()
     assert parse(page).urls == [] and page.count("<svg") >= 2
     assert os.path.basename(first.run_dir) in page and os.path.basename(second.run_dir) in page
+
+
+def test_a_cell_run_draws_its_cells_and_a_multi_fidelity_run_shows_its_rungs(tmp_path):
+    from .test_templates import small_darts
+
+    darts = run_search(small_darts(tmp_path / "darts", construct=[{"type": "mixed_op", "mixed": "weighted_sum"}],
+                                   optim={"type": "DARTS", "lr": 3e-3}, estim={"type": "SuperNetEstim", "epochs": 1}))
+    page = render(load_run(darts.run_dir))
+    best = page[page.index("<h2>Best architecture"):]
+    assert ">normal cell</text>" in best and ">reduction cell</text>" in best and ">node1</text>" in best
+    asha = run_search(tiny_config(tmp_path / "asha", estim={"type": "Objective", "fn": "tests.test_objective:curve",
+                                                            "steps": 4},
+                                  optim={"type": "GridSearch"}, scheduler={"type": "ASHA", "min_fidelity": 1, "eta": 2},
+                                  run={"budget": 9}))
+    page = render(load_run(asha.run_dir))
+    rungs = page[page.index("<h2>Multi-fidelity rungs"):page.index("<h2>Choices per slot")]
+    counts = [int(v) for v in re.findall(r'<tr><td class="num" data-v="[\d.]+">[\d.]+</td><td class="num" data-v="(\d+)"', rungs)]
+    assert counts[0] == 9 and counts == sorted(counts, reverse=True) and counts[-1] >= 1

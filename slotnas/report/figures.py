@@ -117,3 +117,38 @@ def importance_plot(values: Sequence[Tuple[str, float]]) -> str:
     ax.set_xlabel("share of random-forest impurity importance")
     ax.tick_params(labelsize=8)
     return to_svg(fig)
+
+
+def cell_plot(group: str, cell: Dict[str, object]) -> Optional[str]:
+    """A searched cell as a DAG (DARTS-style): its two inputs, intermediate nodes, the kept edges labelled
+    with their operations, and the output (concatenation of the nodes, or the last node)."""
+    nodes = cell.get("nodes")
+    if not isinstance(nodes, list) or not nodes:
+        return None
+    n = len(nodes)
+    position = {"c_{k-2}": (0.0, 1.0), "c_{k-1}": (0.0, -1.0), "out": (n + 1.0, 0.0)}
+    position.update({f"node{j}": (j + 1.0, 0.8 if j % 2 else -0.8) for j in range(n)})
+    fig, ax = _figure(1.6 * (n + 2), 3.0)
+    for j, edges in enumerate(nodes):
+        for edge in edges:  # type: ignore[union-attr]
+            start, end = position.get(str(edge["from"])), position[f"node{j}"]
+            if start is None:
+                continue
+            ax.annotate("", xy=end, xytext=start, arrowprops=dict(arrowstyle="->", color="C0", lw=1,
+                                                                  connectionstyle="arc3,rad=0.15",
+                                                                  shrinkA=14, shrinkB=14))
+            ax.text((start[0] + end[0]) / 2, (start[1] + end[1]) / 2 + 0.12, str(edge["op"]), fontsize=7,
+                    ha="center", color="C0")
+    outputs = [f"node{j}" for j in range(n)] if "concat" in str(cell.get("output", "concat")) else [f"node{n - 1}"]
+    for name in outputs:
+        ax.annotate("", xy=position["out"], xytext=position[name],
+                    arrowprops=dict(arrowstyle="->", color="0.6", lw=0.8, ls="--", shrinkA=14, shrinkB=14))
+    for name, (x, y) in position.items():
+        label = "c_{k}" if name == "out" else name
+        ax.text(x, y, label, ha="center", va="center", fontsize=8,
+                bbox=dict(boxstyle="round", fc="#eef3fb" if name.startswith("node") else "#f3f3f3", ec="0.5"))
+    ax.set_xlim(-0.6, n + 1.6)
+    ax.set_ylim(-1.6, 1.6)
+    ax.axis("off")
+    ax.set_title(f"{group} cell", fontsize=9)
+    return to_svg(fig)

@@ -8,7 +8,7 @@ from typing import Any, Dict, List, Optional, Sequence
 from ..files import write_text
 from ..summary import format_value
 from .data import RunData, load_run
-from .figures import alphas_plot, arch_text, importance_plot, objective_curve, pareto_plot
+from .figures import alphas_plot, arch_text, cell_plot, importance_plot, objective_curve, pareto_plot
 from .stats import importance, slot_stats
 
 STYLE = """body{font:14px system-ui,sans-serif;margin:24px;max-width:1100px;color:#222}
@@ -85,14 +85,21 @@ def _best(data: RunData) -> Optional[str]:
     arch = best.get("arch") or {}
     rows = [[k, v] for k, v in arch.items() if not isinstance(v, (list, dict))]
     out = _table(["parameter", "chosen"], rows)
-    genotype = best.get("genotype")
-    if genotype:
-        for group, cell in genotype.items():
-            if isinstance(cell, dict):
-                edges = "; ".join(f"node{j}: " + ", ".join(f"{e['op']} from {e['from']}" for e in node)
-                                  for j, node in enumerate(cell.get("nodes", [])))
-                out += f"<p><b>{html.escape(group)} cell</b>: {html.escape(edges)}</p>"
-    return out
+    genotype = best.get("genotype") or {}
+    cells = [cell_plot(group, cell) for group, cell in genotype.items() if isinstance(cell, dict)]
+    return "".join(c for c in cells if c) + out
+
+
+def _rungs(data: RunData) -> Optional[str]:
+    """For a multi-fidelity run: how many trials reached each rung and how many went on to the next."""
+    levels = sorted({t.fidelity for t in data.trials if t.fidelity is not None})
+    if len(levels) < 2:
+        return None
+    reached = [sum(1 for t in data.trials if t.fidelity is not None and t.fidelity >= level) for level in levels]
+    rows = [[level, count, reached[i + 1] if i + 1 < len(levels) else None,
+             sum(1 for t in data.trials if t.fidelity == level and t.state.value == "PRUNED")]
+            for i, (level, count) in enumerate(zip(levels, reached))]
+    return _table(["rung (fidelity)", "trials reaching it", "promoted to the next", "stopped there (PRUNED)"], rows)
 
 
 def _candidate_names(data: RunData) -> Dict[str, List[str]]:
@@ -117,6 +124,7 @@ def render(data: RunData) -> str:
         sections.append(("Architecture weights over the epochs (softmax of the alphas)",
                          alphas_plot(data, _candidate_names(data))))
     else:
+        sections.append(("Multi-fidelity rungs", _rungs(data)))
         sections.append(("Choices per slot", _slots(data)))
         values = importance(data)
         if values:
