@@ -27,6 +27,7 @@ RUN_OPTIONS: Dict[str, Any] = {  # key -> (type, default)
     "export_program": (bool, True),  # best_model.pt2: a torch.export program that runs with torch alone
     "progress": (bool, True),
     "report": (bool, True),  # report.html in the run folder, refreshed while the search goes
+    "tensorboard": (Optional[str], None),  # a folder: TensorBoard logs of the search (pip install slotnas[tensorboard])
     "resume": (Optional[str], None),
     "workers": (Union[PositiveInt, Literal["auto"]], "auto"),
     "executor": (Literal["local", "ray"], "local"),

@@ -114,6 +114,10 @@ def _search_in(cfg: Dict[str, Any], run_dir: str, parts: Any, optimizer: Any, sc
     builtin += [ParetoReport(), AlphasPlot(), WinnerExport(), RunLog(echo_trials=not run_cfg["progress"]),
                 FailureGuard(run_cfg["max_consecutive_failures"])]
     builtin += [LiveReport()] if run_cfg["report"] else []  # last: the page shows the winner's files too
+    if run_cfg["tensorboard"]:
+        from ..callbacks.trackers import TensorBoardLogger
+
+        builtin.append(TensorBoardLogger(run_cfg["tensorboard"]))
     hooks = CallbackList(builtin + user)  # RunLog after WinnerExport: summary.txt has the retrained metrics
     try:
         if optimizer.kind == "gradient":
