@@ -230,7 +230,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     except KeyboardInterrupt:
         print("slotnas: interrupted; finished trials are in the run folder (slotnas resume RUN_DIR continues)",
               file=sys.stderr)
-        return 130
+        sys.stdout.flush()
+        sys.stderr.flush()
+        # Exit now: the journal is already on disk, the folder lock and worker processes go with this process,
+        # and interpreter shutdown (joining workers and threads) could be interrupted again and end by SIGINT.
+        os._exit(130)
     except Exception as exc:  # a bug (ours or in user code): one line, the traceback with --debug
         if args.debug:
             raise
