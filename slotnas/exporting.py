@@ -103,13 +103,18 @@ def export_trial(run_dir: str, index: Optional[int] = None, pareto: Optional[int
         weights = "untrained: fresh initialization (give --epochs to train it)"
     fixed.eval()
     folder = folder or os.path.join(run_dir, "export", f"trial-{trial.index}")
-    os.makedirs(folder, exist_ok=True)
     shape = parts.data.input_shape
-    files = [write_yaml(os.path.join(folder, "arch.yaml"), {
+    files = write_export_folder(folder, fixed, shape, {
         "arch": dict(trial.arch), "trial": trial.index, "weights": weights,
         "metrics": {k: v for k, v in trial.metrics.items() if not isinstance(v, (dict, list))},
         "final_metrics": final, "space": parts.space.to_dict(), "input_shape": list(shape),
-        "num_classes": parts.data.num_classes, **genotype_entry(parts.model)}),
-        save_torch(os.path.join(folder, "model.pt"), fixed.state_dict()),
-        *save_portable(fixed, shape, os.path.join(folder, "model.onnx"), os.path.join(folder, "model.pt2"))]
+        "num_classes": parts.data.num_classes, **genotype_entry(parts.model)})
     return Exported(trial, weights, final, folder, files, fixed, list(shape))
+
+
+def write_export_folder(folder: str, model: nn.Module, input_shape: Sequence[int], info: Dict[str, Any]) -> List[str]:
+    """An export folder: ``info`` as arch.yaml, model.pt (state dict), model.onnx and model.pt2; the paths."""
+    os.makedirs(folder, exist_ok=True)
+    return [write_yaml(os.path.join(folder, "arch.yaml"), info), save_torch(os.path.join(folder, "model.pt"),
+                                                                            model.state_dict()),
+            *save_portable(model, input_shape, os.path.join(folder, "model.onnx"), os.path.join(folder, "model.pt2"))]

@@ -185,16 +185,12 @@ def fixed_hparams(run_dir: str) -> Dict[str, Dict[str, Any]]:
 def export_step(run_dir: str, folder: str, trial: Optional[int], epochs: Optional[int]) -> str:
     """An export step: the run's trained winner as it is (no trial, no epochs given), else ``trial`` (default:
     the best) retrained for ``epochs`` (:func:`exporting.export_trial`); files that run without slotnas."""
-    from .exporting import export_trial, save_portable
-    from .files import save_torch, write_yaml
+    from .exporting import export_trial, write_export_folder
     from .runner import load_fixed, read_best_arch
 
     if trial is not None or epochs:
         return export_trial(run_dir, trial, epochs=epochs, folder=folder).folder
     best = read_best_arch(run_dir)
-    model = load_fixed(run_dir)
-    os.makedirs(folder, exist_ok=True)
-    write_yaml(os.path.join(folder, "arch.yaml"), {**best, "weights": f"the trained winner of {run_dir}"})
-    save_torch(os.path.join(folder, "model.pt"), model.state_dict())
-    save_portable(model, best["input_shape"], os.path.join(folder, "model.onnx"), os.path.join(folder, "model.pt2"))
+    write_export_folder(folder, load_fixed(run_dir), best["input_shape"],
+                        {**best, "weights": f"the trained winner of {run_dir}"})
     return folder

@@ -82,6 +82,8 @@ class MixedOp(nn.Module):
         """sum_i w_i * op_i(x), skipping zero ops (their term and its gradient are exactly 0); with
         ``checkpoint`` only x, the weights and the sum are kept for backward; with partial channels the
         sum runs on the first C/K channels."""
+        if self.partial_channels == 1:  # hot path: no closure per forward
+            return self._weighted_part(x, weights)
         return self.on_channels(x, lambda part: self._weighted_part(part, weights))
 
     def _weighted_part(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:

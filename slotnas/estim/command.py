@@ -140,9 +140,13 @@ class CommandEstim(Estimator):
     def _follow(self, proc: "subprocess.Popen[str]", out: Any, program: str) -> Optional[Dict[str, Any]]:
         """Copy stdout line by line, report ``step`` lines, stop the process on a timeout or a pruning."""
         lines: "queue.Queue[Optional[str]]" = queue.Queue()
-        reader = threading.Thread(target=lambda: [lines.put(x) for x in iter(proc.stdout.readline, "")]  # type: ignore
-                                  + [lines.put(None)], daemon=True)
-        reader.start()
+
+        def read() -> None:  # stdout line by line, then None: the program closed it
+            for line in iter(proc.stdout.readline, ""):  # type: ignore[union-attr]
+                lines.put(line)
+            lines.put(None)
+
+        threading.Thread(target=read, daemon=True).start()
         deadline = None if self.timeout is None else time.monotonic() + self.timeout
         last = None
         while True:

@@ -7,7 +7,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from ..errors import SlotnasError
 from ..files import run_in_use, write_text
-from ..pareto import costs
+from ..pareto import costs, non_dominated_sort
 from ..summary import format_value
 from .data import RunData, load_run, run_finished
 from .figures import _figure, to_svg
@@ -78,7 +78,7 @@ def _fronts(runs: Sequence[RunData]) -> Optional[str]:
     for data in runs:
         vecs = [v for v in (costs(t.metrics, objectives) for t in data.complete) if v is not None]
         if vecs:
-            front = sorted(v for v in vecs if not any(all(a <= b for a, b in zip(o, v)) and o != v for o in vecs))
+            front = sorted(vecs[i] for i in non_dominated_sort(vecs)[0])
             ax.plot([signs[0] * v[0] for v in front], [signs[1] * v[1] for v in front], marker="o", ms=4,
                     drawstyle="steps-post", label=os.path.basename(os.path.normpath(data.run_dir)))
             drawn = True

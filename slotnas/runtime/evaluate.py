@@ -60,6 +60,9 @@ def retrain_fixed(model: Any, data: Any, trainer: Any, metrics: Sequence[Any], e
     return DefaultEstim(model, ParamSpace(), data, trainer, metrics=metrics, epochs=epochs).measure()
 
 
+CHECKPOINTS = "checkpoints"  # the run folder's folder of trials' training states between rungs
+
+
 def checkpoint_path(folder: str, index: int) -> str:
     """Where trial ``index`` keeps its training state between rungs."""
     return os.path.join(folder, f"trial-{index}.pt")
@@ -81,7 +84,7 @@ def evaluate_trial(estim: Any, trial: Trial, run_seed: int, catch: Tuple[Type[Ba
     estim.reporter = reporter = Reporter(rule)
     estim.trial_index = trial.index
     estim.trial_dir = None if run_dir is None else os.path.join(run_dir, "trials", f"trial-{trial.index}")
-    checkpoints = None if run_dir is None else os.path.join(run_dir, "checkpoints")
+    checkpoints = None if run_dir is None else os.path.join(run_dir, CHECKPOINTS)
     resume = None
     if trial.fidelity is not None and checkpoints is not None and rule is None:
         path = checkpoint_path(checkpoints, trial.index)

@@ -19,6 +19,7 @@ from ..runner import build, build_optimizer
 from ..store import TrialStore
 from ..trials import Arch, Trial
 from .context import Run, SearchResult
+from .evaluate import CHECKPOINTS
 from .executors import make_executor
 from .loop import Propose, drive, replay
 from .resume import check_resumable, stored_config
@@ -178,7 +179,7 @@ def _checkpoints(run: Run) -> Optional[str]:
     """The folder of the trials' training states between rungs (multi-fidelity runs only)."""
     if run.scheduler is None:
         return None
-    folder = run.path("checkpoints")
+    folder = run.path(CHECKPOINTS)
     os.makedirs(folder, exist_ok=True)
     return folder
 
