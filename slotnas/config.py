@@ -15,7 +15,7 @@ from .yaml_io import read_yaml_file
 
 DEFAULT_CONFIG = os.path.join(os.path.dirname(__file__), "configs", "default.yaml")
 
-TOP_KEYS = ("model", "template", "slots", "construct", "optim", "estim", "trainer", "data", "metrics", "criterion",
+TOP_KEYS = ("model", "template", "slots", "construct", "elastic", "optim", "estim", "trainer", "data", "metrics", "criterion",
             "objectives", "scheduler", "run", "plugins", "hparams")
 REQUIRED = ("construct",)
 RUN_OPTIONS: Dict[str, Any] = {  # key -> (type, default)
@@ -48,6 +48,7 @@ DEFAULT_SECTIONS: Dict[str, Any] = {
     "data": {"type": "digits"},
     "metrics": ["params"],
     "slots": [],
+    "elastic": [],
     "criterion": [],
 }
 INJECTED = {
@@ -138,6 +139,14 @@ def _validate_construct(chain: Any) -> List[Dict[str, Any]]:
     return chain
 
 
+def _validate_elastic(rules: Any) -> List[Dict[str, Any]]:
+    from .arch_space.elastic import check_rule
+
+    for i, rule in enumerate(_validate_list("elastic", rules)):
+        check_rule(rule, f"elastic[{i}]")
+    return rules
+
+
 def _resolve_auto_mixed(cfg: Dict[str, Any], optimizers: Registry) -> None:
     """A ``mixed_op`` step without ``mixed`` or at ``mixed: auto`` gets the optimizer's mixed op (index for
     discrete optimizers, weighted_sum for DARTS, gumbel for SNAS/GDAS, binary_gate for ProxylessNAS)."""
@@ -194,8 +203,9 @@ def validate(raw: Mapping[str, Any]) -> Dict[str, Any]:
     check_keys("config", cfg, list(TOP_KEYS))
     load_plugins(cfg.setdefault("plugins", []))  # first: what they register may be named below
     for key in REQUIRED:
-        if key not in cfg:
+        if key not in cfg and not (key == "construct" and "elastic" in cfg):
             raise SlotnasError(f"config: missing section {key!r}")
+    cfg.setdefault("construct", [])
     for key, default in DEFAULT_SECTIONS.items():
         cfg.setdefault(key, copy.deepcopy(default))
     if ("model" in cfg) == ("template" in cfg):
@@ -212,6 +222,7 @@ def validate(raw: Mapping[str, Any]) -> Dict[str, Any]:
         cfg[section] = _component(section, cfg[section], registries[section])
     _resolve_auto_mixed(cfg, registries["optim"])
     cfg["construct"] = _validate_construct(cfg["construct"])
+    cfg["elastic"] = _validate_elastic(cfg["elastic"])
     from .estim.trainer import Trainer
 
     if not isinstance(cfg["trainer"], dict):

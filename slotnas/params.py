@@ -227,6 +227,7 @@ class ParamSpace:
     def __init__(self) -> None:
         self._params: Dict[str, Param] = {}
         self.events = EventBus()
+        self.elastic: Any = None  # the groups elastic parameters switch (arch_space.elastic.ElasticSpace), if any
 
     # -- membership -------------------------------------------------------------------------
     def add(self, param: Param, name: Optional[str] = None) -> Param:

@@ -51,7 +51,13 @@ def build_space(cfg: Dict[str, Any], input_shape: Sequence[int], num_classes: in
         with blame("slots"):
             slotify(model, cfg["slots"])
     with blame("construct"):
-        return model, construct(model, cfg["construct"])
+        space = construct(model, cfg["construct"])
+    if cfg.get("elastic"):
+        from .arch_space.elastic import apply_elastic
+
+        with blame("elastic"):
+            apply_elastic(model, cfg["elastic"], space, input_shape)
+    return model, space
 
 
 def build_metric(spec: Dict[str, Any], input_shape: Sequence[int]) -> Metric:

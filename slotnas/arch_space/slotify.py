@@ -41,7 +41,7 @@ class SlotRule:
 
     def matches(self, path: str, module: nn.Module) -> bool:
         """Whether the module at dotted ``path`` satisfies every given criterion."""
-        if self.type is not None and not _is_type(module, self.type):
+        if self.type is not None and not is_type(module, self.type):
             return False
         if self.name is not None and not fnmatch.fnmatchcase(path, self.name):
             return False
@@ -50,7 +50,8 @@ class SlotRule:
         return all(_attr_equals(module, k, v) for k, v in self.attrs.items())
 
 
-def _is_type(module: nn.Module, wanted: Union[str, type]) -> bool:
+def is_type(module: nn.Module, wanted: Union[str, type]) -> bool:
+    """Whether the module is an instance of ``wanted`` (a class, or a class name / dotted path in its MRO)."""
     if isinstance(wanted, type):
         return isinstance(module, wanted)
     return any(wanted in (c.__name__, f"{c.__module__}.{c.__qualname__}") for c in type(module).__mro__)

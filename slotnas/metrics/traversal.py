@@ -9,7 +9,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.modules.conv import _ConvNd
 from torch.nn.modules.pooling import _AdaptiveAvgPoolNd, _AdaptiveMaxPoolNd, _AvgPoolNd, _MaxPoolNd
 
-from ..arch_space.export import iter_active
+from ..arch_space.export import fix, iter_active
 from .base import Metric, probe_forward, register_metric
 
 
@@ -24,9 +24,10 @@ class TraversalMetric(Metric):
         raise NotImplementedError
 
     def compute(self, target: nn.Module) -> Dict[str, Any]:
-        modules = _unique(iter_active(target))
         if not self.needs_forward:
-            return {self.key: sum(self.module_value(m, None, None) for m in modules)}
+            return {self.key: sum(self.module_value(m, None, None) for m in _unique(iter_active(target)))}
+        target = fix(target)  # the modules that run: elastic layers resolve to sliced copies
+        modules = _unique(target.modules())
         total = [0.0]
 
         def hook(module: nn.Module, inputs: tuple, output: Any) -> None:
