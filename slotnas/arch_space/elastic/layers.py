@@ -43,24 +43,26 @@ class ElasticConv2d(nn.Conv2d):
         weight, bias, groups, padding = self.active_weight()
         return F.conv2d(x, weight, bias, self.stride, padding, self.dilation, groups)
 
-    def active_weight(self) -> Tuple[torch.Tensor, Optional[torch.Tensor], int, Tuple[int, int]]:
+    def active_weight(self) -> Tuple[torch.Tensor, Optional[torch.Tensor], int, Tuple[int, ...]]:
         """Weight, bias, groups and padding of the active setting (views of the stored tensors)."""
-        weight, bias, groups, padding = self.weight, self.bias, self.groups, self.padding
-        if is_depthwise(self):
-            channels = self.active_out or self.active_in
+        params = self._parameters  # direct lookups: this runs once per layer and forward
+        weight, bias, groups, padding = params["weight"], params["bias"], self.groups, self.padding
+        out, inp, kernel = self.active_out, self.active_in, self.active_kernel
+        if groups > 1:  # depthwise (make_elastic refuses other grouped convs): channels and groups together
+            channels = out or inp
             if channels is not None:
                 weight, groups = weight[:channels], channels
                 bias = None if bias is None else bias[:channels]
         else:
-            if self.active_out is not None:
-                weight = weight[:self.active_out]
-                bias = None if bias is None else bias[:self.active_out]
-            if self.active_in is not None:
-                weight = weight[:, :self.active_in]
-        if self.active_kernel is not None and self.active_kernel < self.kernel_size[0]:
-            weight = self._crop(weight, self.active_kernel)
-            padding = tuple(d * (self.active_kernel - 1) // 2 for d in self.dilation)  # type: ignore[assignment]
-        return weight, bias, groups, padding  # type: ignore[return-value]
+            if out is not None:
+                weight = weight[:out]
+                bias = None if bias is None else bias[:out]
+            if inp is not None:
+                weight = weight[:, :inp].contiguous()  # a strided weight makes the conv ~13% slower
+        if kernel is not None and kernel < weight.shape[-1]:
+            weight = self._crop(weight, kernel).contiguous()
+            padding = tuple(d * (kernel - 1) // 2 for d in self.dilation)
+        return weight, bias, groups, padding
 
     def _crop(self, weight: torch.Tensor, size: int) -> torch.Tensor:
         """Centre crop to ``size``, through each intermediate size with its transform when there are any."""
@@ -101,6 +103,12 @@ class ElasticBatchNorm2d(nn.BatchNorm2d):
         c = self.active_out
         if c is None:
             return super().forward(x)
+        if not self.training and self.track_running_stats:  # the evaluation fast path
+            params, stats = self._parameters, self._buffers
+            weight, bias = params["weight"], params["bias"]
+            return F.batch_norm(x, stats["running_mean"][:c], stats["running_var"][:c],
+                                None if weight is None else weight[:c], None if bias is None else bias[:c],
+                                False, 0.0, self.eps)
         self._check_input_dim(x)
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats and self.num_batches_tracked is not None:
@@ -165,6 +173,9 @@ def make_elastic(module: nn.Module, name: str) -> nn.Module:
                         f"exactly these layer types: {allowed}")
     if isinstance(module, nn.Conv2d) and module.padding_mode != "zeros":
         raise SlotError(f"elastic: layer {name!r} pads with {module.padding_mode!r}; allowed: zeros")
+    if isinstance(module, nn.Conv2d) and module.groups > 1 and not is_depthwise(module):
+        raise SlotError(f"elastic: layer {name!r} is a grouped conv ({module.groups} groups); allowed: groups 1 or "
+                        "depthwise (groups = in = out channels)")
     module.__class__ = cls
     module.active_out = module.active_in = module.active_kernel = None
     return module

@@ -177,13 +177,21 @@ def apply_elastic(model: nn.Module, rules: Sequence[Mapping[str, Any]], space: P
     """Make the model elastic by ``rules`` (in place); parameters go to ``space``, groups to ``space.elastic``."""
     from ..export import module_device
 
-    example = torch.zeros(2, *input_shape, device=module_device(model))
+    first = next(model.parameters(), None)
+    dtype = first.dtype if first is not None and first.is_floating_point() else torch.get_default_dtype()
+    example = torch.zeros(2, *input_shape, device=module_device(model), dtype=dtype)
     context = None
     for i, rule in enumerate(rules):
         fn = check_rule(rule, f"elastic[{i}]")
         if context is None:
             context = RuleContext(model, space, example, f"elastic[{i}]")
         context.where = f"elastic[{i}]"
-        fn(context, **component_options(dict(rule)))
+        try:
+            fn(context, **component_options(dict(rule)))
+        except SlotnasError as exc:  # the layers' and tracer's messages name the rule
+            text = str(exc)
+            if text.startswith("elastic: "):
+                raise type(exc)(f"{context.where}: {text[len('elastic: '):]}") from None
+            raise
         space.elastic = context.elastic
     return space.elastic if space.elastic is not None else ElasticSpace()
