@@ -53,14 +53,12 @@ def _unique(modules: Sequence[nn.Module]) -> List[nn.Module]:
 
 def count_params(model: nn.Module) -> int:
     """Parameters of the current architecture only (unchosen candidates are not counted)."""
-    seen = set()
-    total = 0
+    seen: Dict[int, nn.Parameter] = {}  # holds them: ids of freed copies (elastic layers' to_fixed) get reused
     for module in iter_active(model):
         for p in module._parameters.values():
-            if p is not None and id(p) not in seen:
-                seen.add(id(p))
-                total += p.numel()
-    return total
+            if p is not None:
+                seen.setdefault(id(p), p)
+    return sum(p.numel() for p in seen.values())
 
 
 def expected_params(model: nn.Module) -> torch.Tensor:
