@@ -28,6 +28,7 @@ RUN_OPTIONS: Dict[str, Any] = {  # key -> (type, default)
     "progress": (bool, True),
     "report": (bool, True),  # report.html in the run folder, refreshed while the search goes
     "tensorboard": (Optional[str], None),  # a folder: TensorBoard logs of the search (pip install slotnas[tensorboard])
+    "mlflow": (Optional[dict], None),  # {tracking_uri, experiment, nested}: MLflow runs (pip install slotnas[mlflow])
     "resume": (Optional[str], None),
     "workers": (Union[PositiveInt, Literal["auto"]], "auto"),
     "executor": (Literal["local", "ray"], "local"),
@@ -180,6 +181,10 @@ def _check_run_values(run: Dict[str, Any]) -> None:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
             raise SlotnasError(f"run.resources.{key}: expected a number >= 0, got {value!r}")
     resolve_catch(run["catch"])
+    if run["mlflow"] is not None:
+        from .callbacks.trackers import MLflowLogger
+
+        check_options(MLflowLogger, "run.mlflow", run["mlflow"])
     for i, spec in enumerate(run["callbacks"]):
         resolve_callback(spec, key=f"run.callbacks[{i}]")
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from typing import TYPE_CHECKING, Any, Dict, Optional
 
 from ..errors import SlotnasError
@@ -62,3 +63,96 @@ class TensorBoardLogger(Callback):
             self.writer.add_hparams(hparams, {f"hparam/{k}": v for k, v in _scalars(result.best.metrics).items()},
                                     run_name=".")
         self.writer.close()
+
+
+def _mlflow_error(exc: Exception) -> Exception:
+    """An unreachable server or a refused store as one line before any trial; other errors unchanged."""
+    if type(exc).__name__ != "MlflowException" and not isinstance(exc, OSError):
+        return exc
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return SlotnasError(f"run.mlflow: {first[:300]}")
+
+
+class MLflowLogger(Callback):
+    """``run.mlflow: {tracking_uri, experiment, nested}``: one MLflow run per search (its config as params, each
+    trial's metrics as steps, the best so far, best_arch.yaml as an artifact) and, with ``nested``, one child run
+    per trial holding its architecture and metrics, ended with the trial's state. A resumed search continues
+    its MLflow run (found by the run folder's tag). Uses the MlflowClient, not mlflow's global active run."""
+
+    STATUS = {"COMPLETE": "FINISHED", "PRUNED": "KILLED", "FAILED": "FAILED"}
+
+    def __init__(self, tracking_uri: Optional[str] = None, experiment: str = "slotnas", nested: bool = True) -> None:
+        try:
+            from mlflow.tracking import MlflowClient
+        except ImportError:
+            raise SlotnasError("run.mlflow: needs the mlflow package; pip install 'slotnas[mlflow]'") from None
+        try:
+            self.client = MlflowClient(tracking_uri=tracking_uri)
+        except Exception as exc:
+            raise _mlflow_error(exc) from None
+        self.experiment, self.nested = experiment, nested
+        self.run_id: Optional[str] = None
+        self._best: Optional[float] = None
+
+    def on_search_start(self, run: "Run") -> None:
+        try:
+            self._start(run)
+        except Exception as exc:
+            raise _mlflow_error(exc) from None
+
+    def _start(self, run: "Run") -> None:
+        found = self.client.get_experiment_by_name(self.experiment)
+        exp_id = found.experiment_id if found is not None else self.client.create_experiment(self.experiment)
+        folder = os.path.abspath(run.run_dir)
+        earlier = self.client.search_runs([exp_id], filter_string=f"tags.`slotnas.run_dir` = '{folder}'", max_results=1)
+        if earlier:
+            self.run_id = earlier[0].info.run_id
+            self.client.update_run(self.run_id, status="RUNNING")
+            return
+        self.run_id = self.client.create_run(exp_id, run_name=os.path.basename(folder),
+                                             tags={"slotnas.run_dir": folder}).info.run_id
+        cfg = run.config
+        params = {"optim": cfg["optim"]["type"], "estim": cfg["estim"]["type"], "budget": run.budget,
+                  "seed": cfg["run"]["seed"], "objective": f"{run.optimizer.objective} ({run.optimizer.mode})",
+                  "space_params": len(run.space)}
+        for section in ("optim", "estim", "trainer"):
+            params.update({f"{section}.{k}": v for k, v in cfg.get(section, {}).items() if k != "type"})
+        for key, value in params.items():
+            self.client.log_param(self.run_id, key, str(value)[:500])
+
+    def _log(self, run_id: str, metrics: Dict[str, float], step: int, prefix: str = "") -> None:
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        self.client.log_batch(run_id, metrics=[Metric(prefix + k, v, now, step) for k, v in metrics.items()])
+
+    def on_trial_complete(self, run: "Run", trial: "Trial") -> None:
+        metrics = _scalars(trial.metrics)
+        score = run.optimizer.trial_score(trial)
+        if score > -math.inf:
+            self._best = score if self._best is None else max(self._best, score)
+            sign = 1 if run.optimizer.mode == "max" else -1
+            metrics[f"best_{run.optimizer.objective}"] = sign * self._best
+        self._log(self.run_id, metrics, trial.index)
+        if self.nested:
+            child = self.client.create_run(
+                self.client.get_run(self.run_id).info.experiment_id, run_name=f"trial-{trial.index}",
+                tags={"mlflow.parentRunId": self.run_id, "slotnas.trial": str(trial.index),
+                      "slotnas.state": trial.state.name}).info.run_id
+            for key, value in (trial.arch or {}).items():
+                self.client.log_param(child, key, str(value)[:500])
+            self._log(child, _scalars(trial.metrics), 0)
+            self.client.set_terminated(child, status=self.STATUS.get(trial.state.name, "FINISHED"))
+
+    def on_epoch_end(self, run: "Run", trial: "Trial") -> None:
+        self._log(self.run_id, _scalars(trial.metrics), trial.index, prefix="epoch/")
+
+    def on_search_end(self, run: "Run", result: "SearchResult") -> None:
+        if result.best is not None:
+            self._log(self.run_id, _scalars(result.best.metrics), result.best.index, prefix="winner/")
+        if result.final_metrics:
+            self._log(self.run_id, _scalars(result.final_metrics), 0, prefix="retrained/")
+        best_file = run.path("best_arch.yaml")
+        if os.path.isfile(best_file):
+            self.client.log_artifact(self.run_id, best_file)
+        self.client.set_terminated(self.run_id, status="FINISHED")

@@ -119,6 +119,10 @@ def _search_in(cfg: Dict[str, Any], run_dir: str, parts: Any, optimizer: Any, sc
         from ..callbacks.trackers import TensorBoardLogger
 
         builtin.append(TensorBoardLogger(run_cfg["tensorboard"]))
+    if run_cfg["mlflow"] is not None:
+        from ..callbacks.trackers import MLflowLogger
+
+        builtin.append(MLflowLogger(**run_cfg["mlflow"]))
     hooks = CallbackList(builtin + user)  # RunLog after WinnerExport: summary.txt has the retrained metrics
     try:
         if optimizer.kind == "gradient":
