@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
 from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Sequence
 
 from .estim.base import arch_label
@@ -58,12 +59,15 @@ def results_table(trials: Sequence[Trial], ranked: Sequence[Trial], objective: s
             latency = f"  {m['latency_ms']:>10.3f}" if "latency_ms" in m else " " * 12
         value = f"{m[objective]:>8,}" if isinstance(m[objective], int) else f"{m[objective]:>8.3f}"
         lines.append(f"{rank:>4}  {t.index:>5}  {value}{params}{latency}  {arch_label(t.arch)}")
-    pruned = sum(1 for t in trials if t.state.value == "PRUNED")
-    failed = len(trials) - len(ranked) - pruned
-    if pruned:
-        lines.append(f"({pruned} trial(s) stopped early by the scheduler)")
-    if failed:
-        lines.append(f"({failed} trial(s) failed or have no {objective}; see results.jsonl)")
+    states = Counter(t.state.value for t in trials)
+    counts = ", ".join(f"{states[s]} {s}" for s in ("COMPLETE", "PRUNED", "FAILED", "RUNNING") if states[s])
+    notes = []
+    if states["PRUNED"]:
+        notes.append("PRUNED: stopped early by the scheduler")
+    unscored = states["COMPLETE"] - sum(1 for t in ranked if t.state.value == "COMPLETE")
+    if states["FAILED"] or unscored > 0:
+        notes.append(f"failed or without {objective}: see results.jsonl")
+    lines.append(f"trials: {counts or 'none'}" + (f" ({'; '.join(notes)})" if notes else ""))
     return "\n".join(lines)
 
 

@@ -27,6 +27,7 @@ def test_header_trial_lines_log_summary_and_csv(tmp_path, capsys):
     assert log[:3] == err[:3] and log[3:6] == trial_lines
     summary = open(os.path.join(result.run_dir, "summary.txt")).read()
     assert summary == summary_text(result) + "\n" and summary.splitlines()[-1].startswith("best: trial ")
+    assert "trials: 3 COMPLETE\n" in summary  # the state counts under the table
     rows = list(csv.DictReader(open(os.path.join(result.run_dir, "results.csv"))))
     stored = search_trials(result.run_dir)
     assert [int(r["index"]) for r in rows] == [t.index for t in stored]
@@ -105,7 +106,8 @@ def test_list_verbose_shows_every_option_with_what_it_takes_and_its_default(caps
 def test_the_bar_shows_where_the_training_stands(tmp_path, capsys):
     run_search(tiny_config(tmp_path, run={"budget": 1, "progress": True}))
     err = capsys.readouterr().err
-    assert "search (epoch 1/1, batch 9/9)" in err  # 9 batches of 128 digits: the last one is always shown
+    assert "  training: epoch 1/1, batch 9/9" in err  # 9 batches of 128 digits: the last one is always shown
+    assert "search: 100%" in err  # the search bar keeps its own line
 
 
 def test_the_trainer_reports_epoch_and_batch_at_most_once_a_second():
@@ -135,3 +137,15 @@ def test_blas_and_openmp_threads_follow_run_threads_while_the_search_runs(tmp_pa
 
     run_search(tiny_config(tmp_path, run={"budget": 2, "threads": 1}), callbacks=[Probe()])
     assert seen and all(threads == 1 for pools in seen for threads in pools.values())
+
+
+def test_the_results_table_counts_trials_by_state():
+    from slotnas.summary import results_table
+    from slotnas.trials import Trial, TrialState
+
+    done = [Trial(i, {"op": "a"}).finish({"val_acc": 50.0 + i, "params": 10}) for i in range(3)]
+    pruned = Trial(3, {"op": "b"}).finish({"val_acc": 20.0}, state=TrialState.PRUNED)
+    failed = Trial(4, {"op": "c"}).finish({}, error="RuntimeError: boom", state=TrialState.FAILED)
+    table = results_table(done + [pruned, failed], done[::-1], "val_acc")
+    assert table.splitlines()[-1] == ("trials: 3 COMPLETE, 1 PRUNED, 1 FAILED (PRUNED: stopped early by the scheduler; "
+                                      "failed or without val_acc: see results.jsonl)")

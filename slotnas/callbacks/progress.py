@@ -15,11 +15,13 @@ if TYPE_CHECKING:
 
 class ProgressBar(Callback):
     """One bar per run: finished trials out of the budget (epochs for a one-shot run); a multi-fidelity
-    run also shows how many results each rung has (``rungs 1:12 3:4 9:1``), updated at every rung. The
-    description shows where the training in this process stands (``epoch 2/6, batch 5/17``, once a second)."""
+    run also shows how many results each rung has (``rungs 1:12 3:4 9:1``), updated at every rung. A second
+    line under it shows where the training in this process stands (``training: epoch 2/6, batch 5/17``),
+    rewritten in place at most once a second and removed at the end."""
 
     def __init__(self) -> None:
         self.bar: Any = None
+        self.inner: Any = None  # the training line under the bar, made at the first status
         self.desc = "search"
         self.best = -math.inf
         self.best_value: Optional[float] = None
@@ -45,8 +47,13 @@ class ProgressBar(Callback):
             trainer.status = self._status
 
     def _status(self, text: str) -> None:
-        if self.bar is not None:
-            self.bar.set_description_str(f"{self.desc} ({text})")
+        if self.bar is None:
+            return
+        if self.inner is None:
+            from tqdm.auto import tqdm
+
+            self.inner = tqdm(total=0, position=1, leave=False, bar_format="{desc}", dynamic_ncols=True)
+        self.inner.set_description_str(f"  training: {text}")
 
     def _consider(self, run: "Run", trial: "Trial") -> None:
         score = run.optimizer.trial_score(trial)
@@ -85,6 +92,9 @@ class ProgressBar(Callback):
         trainer = getattr(run.estimator, "trainer", None)
         if trainer is not None:
             trainer.status = None
+        if self.inner is not None:
+            self.inner.close()
+            self.inner = None
         if self.bar is not None:
             self.bar.close()
             self.bar = None
