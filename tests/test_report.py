@@ -161,3 +161,32 @@ def test_a_cell_run_draws_its_cells_and_a_multi_fidelity_run_shows_its_rungs(tmp
     rungs = page[page.index("<h2>Multi-fidelity rungs"):page.index("<h2>Choices per slot")]
     counts = [int(v) for v in re.findall(r'<tr><td class="num" data-v="[\d.]+">[\d.]+</td><td class="num" data-v="(\d+)"', rungs)]
     assert counts[0] == 9 and counts == sorted(counts, reverse=True) and counts[-1] >= 1
+
+
+def test_a_hierarchical_run_draws_the_graph_and_the_motifs_it_uses(tmp_path):
+    import copy
+
+    from .test_hierarchical import TINY as HIERARCHICAL
+
+    cfg = tiny_config(tmp_path, model=None, template=copy.deepcopy(HIERARCHICAL), construct=[{"type": "categorical"}],
+                      run={"budget": 3})
+    result = run_search(cfg)
+    best = render(load_run(result.run_dir))
+    best = best[best.index("<h2>Best architecture"):]
+    used = sorted({v for k, v in result.best_arch.items() if k.startswith("graph.") and v.startswith("motif")})
+    assert best.count("<svg") == 1 + len(used)  # the graph, then each motif it uses
+    assert ">graph (motifs in orange, dashed: fixed operations)</text>" in best
+    for motif in used:
+        assert f">{motif}</text>" in best
+        ops = [v for k, v in result.best_arch.items() if k.startswith(motif + ".") and v != "NIL"]
+        assert all(f">{op}</text>" in best for op in ops)
+
+
+def test_motif_plots_follow_the_chosen_motifs_only():
+    from slotnas.report.figures import motif_plots
+
+    arch = {"graph.edge1_2": "motif1.1", "graph.edge2_3": "IDT", "motif1.0.edge0_1": "NC3",
+            "motif1.1.edge0_1": "NIL", "motif1.1.edge0_2": "NC3", "motif1.1.edge1_2": "IDT"}
+    plots = motif_plots(arch)
+    assert len(plots) == 2 and ">motif1.1</text>" in plots[1] and ">NIL</text>" not in plots[1]
+    assert motif_plots({"cells.0": "NC3"}) == []

@@ -152,3 +152,54 @@ def cell_plot(group: str, cell: Dict[str, object]) -> Optional[str]:
     ax.axis("off")
     ax.set_title(f"{group} cell", fontsize=9)
     return to_svg(fig)
+
+
+MOTIF_EDGE = re.compile(r"^(graph|motif\d+\.\d+)\.edge(\d+)_(\d+)$")
+
+
+def motif_plots(arch: Dict[str, object], zero: Sequence[str] = ("NIL", "none", "zero", "ZERO")) -> List[str]:
+    """A hierarchical architecture drawn level by level: the top graph, then each motif it uses (and the
+    motifs those use), every chosen edge labelled with its operation or motif; no-edge choices left out."""
+    patterns: Dict[str, Dict[Tuple[int, int], str]] = {}
+    for name, value in arch.items():
+        found = MOTIF_EDGE.match(name)
+        if found and isinstance(value, str):
+            patterns.setdefault(found.group(1), {})[(int(found.group(2)), int(found.group(3)))] = value
+    if "graph" not in patterns:
+        return []
+    order, queue = [], ["graph"]
+    while queue:  # the patterns the chosen architecture reaches, top first
+        name = queue.pop(0)
+        if name in order or name not in patterns:
+            continue
+        order.append(name)
+        queue += sorted({v for v in patterns[name].values() if v in patterns}, reverse=True)
+    return [_pattern_plot(name, patterns[name], zero) for name in order]
+
+
+def _pattern_plot(name: str, edges: Dict[Tuple[int, int], str], zero: Sequence[str]) -> str:
+    n = max(j for _, j in edges) + 1
+    fig, ax = _figure(max(4.0, 1.1 * n), 2.6)
+    for i in range(n - 1):  # a chain's consecutive edges that are not parameters are fixed operations
+        if (i, i + 1) not in edges:
+            ax.annotate("", xy=(i + 1, 0), xytext=(i, 0), arrowprops=dict(arrowstyle="->", color="0.6", lw=0.8,
+                                                                          ls="--", shrinkA=9, shrinkB=9))
+    for k, ((i, j), op) in enumerate(sorted(edges.items())):
+        if op in zero:
+            continue
+        rad = 0.0 if j - i == 1 else (0.45 if k % 2 else -0.45)
+        color = "C1" if op.startswith("motif") else "C0"
+        ax.annotate("", xy=(j, 0), xytext=(i, 0), arrowprops=dict(arrowstyle="->", color=color, lw=1,
+                                                                  connectionstyle=f"arc3,rad={rad}",
+                                                                  shrinkA=9, shrinkB=9))
+        bend = -rad * (j - i) / 2  # the arc's height at its middle: the label sits just outside it
+        ax.text((i + j) / 2, bend + (0.08 if bend >= 0 else -0.08), op, fontsize=7, ha="center",
+                va="bottom" if bend >= 0 else "top", color=color)
+    for i in range(n):
+        ax.text(i, 0, str(i), ha="center", va="center", fontsize=8, bbox=dict(boxstyle="circle", fc="#eef3fb", ec="0.5"))
+    span = 0.45 * (n - 1) / 2 + 0.4
+    ax.set_xlim(-0.6, n - 0.4)
+    ax.set_ylim(-span, span)
+    ax.axis("off")
+    ax.set_title(f"{name} (motifs in orange, dashed: fixed operations)" if name == "graph" else name, fontsize=9)
+    return to_svg(fig)

@@ -8,7 +8,7 @@ from typing import Any, Dict, List, Optional, Sequence
 from ..files import write_text
 from ..summary import format_value
 from .data import RunData, load_run
-from .figures import alphas_plot, arch_text, cell_plot, importance_plot, objective_curve, pareto_plot
+from .figures import alphas_plot, arch_text, cell_plot, importance_plot, motif_plots, objective_curve, pareto_plot
 from .stats import importance, slot_stats
 
 STYLE = """body{font:14px system-ui,sans-serif;margin:24px;max-width:1100px;color:#222}
@@ -87,7 +87,7 @@ def _best(data: RunData) -> Optional[str]:
     out = _table(["parameter", "chosen"], rows)
     genotype = best.get("genotype") or {}
     cells = [cell_plot(group, cell) for group, cell in genotype.items() if isinstance(cell, dict)]
-    return "".join(c for c in cells if c) + out
+    return "".join(c for c in cells + motif_plots(arch) if c) + out
 
 
 def _rungs(data: RunData) -> Optional[str]:
