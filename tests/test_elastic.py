@@ -96,6 +96,26 @@ def test_sort_keeps_the_full_network_function_and_orders_by_importance():
     assert torch.all(gamma[:-1] >= gamma[1:]) and torch.allclose(model(x), before, rtol=1e-9, atol=1e-9)
 
 
+def test_a_learned_score_trains_orders_the_channels_and_is_baked_into_the_export():
+    torch.manual_seed(0)
+    block = InvertedResidual(16, 16, 1, expand_ratio=6).double().eval()
+    original = copy.deepcopy(block)
+    space = elastic(block, [{"type": "width", "name": "conv.0.0", "expand_ratio": [3, 6], "score": True}], (16, 6, 6))
+    x = torch.randn(4, 16, 6, 6, dtype=torch.float64)
+    assert torch.equal(block(x), original(x))  # a score of ones: the same function, bit for bit
+    (group,) = space.elastic.width["conv.0.0.expand_ratio"]
+    block(x).square().sum().backward()
+    assert group.score.grad is not None and group.score.grad.abs().sum() > 0
+    with torch.no_grad():
+        group.score.uniform_(0.1, 2.0)
+    before = block(x)
+    space.elastic.sort("score")
+    assert torch.allclose(block(x), before, atol=1e-12) and torch.all(group.score[:-1] >= group.score[1:])
+    space.update({"conv.0.0.expand_ratio": 3})
+    fixed = fix(block)
+    assert not any("score" in k for k in fixed.state_dict()) and torch.allclose(fixed(x), block(x), atol=1e-12)
+
+
 def test_export_matches_torchvision_built_with_those_widths_and_depths():
     model = mbv2()
     space = elastic(model, MBV2_RULES, (3, 32, 32))

@@ -33,7 +33,7 @@ class ProgressiveShrinkingEstim(SharedWeightsEstim):
 
     def __init__(self, *args: Any, full_epochs: PositiveInt = 2, stage_epochs: PositiveInt = 1,
                  order: List[Literal[KINDS]] = list(KINDS), sandwich: bool = True, samples: NonNegativeInt = 1,
-                 distill: NonNegativeFloat = 0.0, importance: Literal["l1", "bn"] = "l1",
+                 distill: NonNegativeFloat = 0.0, importance: Literal["l1", "bn", "score"] = "l1",
                  stage_lr: Optional[PositiveFloat] = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if self.space.elastic is None or not self.space.elastic.kinds():

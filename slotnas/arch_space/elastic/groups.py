@@ -10,7 +10,7 @@ from torch import nn
 from ...errors import SlotnasError
 from .layers import ElasticBlock, ElasticConv2d
 
-IMPORTANCE = ("l1", "bn")
+IMPORTANCE = ("l1", "bn", "score")
 
 
 @dataclass
@@ -23,6 +23,17 @@ class WidthGroup:
     consumers: List[nn.Module]
     channels: int
     to_channels: Callable[[Any], int] = field(repr=False, default=int)
+    score: Optional[nn.Parameter] = field(repr=False, default=None)
+
+    def learn_score(self) -> nn.Parameter:
+        """Give the group a learned per-channel score (ModularNAS's attention): ones, registered on every
+        reading layer, which scales its input channels by it (the same function until it is trained)."""
+        if self.score is None:
+            weight = self.consumers[0].weight
+            self.score = nn.Parameter(torch.ones(self.channels, device=weight.device, dtype=weight.dtype))
+            for layer in self.consumers:
+                layer.register_parameter("elastic_score", self.score)
+        return self.score
 
     def apply(self, value: Any) -> None:
         """Set the group from its parameter's value (an expansion ratio or width fraction)."""
@@ -41,7 +52,8 @@ class WidthGroup:
             layer.active_in = active
 
     def importance(self, kind: str = "l1") -> torch.Tensor:
-        """Per-channel importance: L1 norm of the fan-in weights on each channel, or |BN gamma|."""
+        """Per-channel importance: L1 norm of the fan-in weights on each channel, |BN gamma|, or the
+        magnitude of the learned score."""
         if kind == "l1":
             total = torch.zeros(self.channels, device=self.consumers[0].weight.device)
             for layer in self.consumers:
@@ -54,6 +66,11 @@ class WidthGroup:
                 raise SlotnasError(f"elastic group {self.name!r}: importance 'bn' needs a BatchNorm with weights on "
                                    "the feature map; allowed here: l1")
             return torch.stack([bn.weight.detach().abs() for bn in bns]).sum(0)
+        if kind == "score":
+            if self.score is None:
+                raise SlotnasError(f"elastic group {self.name!r}: importance 'score' needs a learned score (width "
+                                   "rule option score: true); allowed here: l1, bn")
+            return self.score.detach().abs()
         raise SlotnasError(f"elastic importance: {kind!r} not allowed; allowed: {', '.join(IMPORTANCE)}")
 
     @torch.no_grad()
@@ -67,6 +84,8 @@ class WidthGroup:
             _permute(layer, perm, dim=0, stats=True)
         for layer in self.consumers:
             layer.weight.copy_(layer.weight.index_select(1, perm.to(layer.weight.device)))
+        if self.score is not None:  # shared by the reading layers: permuted once
+            self.score.copy_(self.score.index_select(0, perm.to(self.score.device)))
         return perm
 
 

@@ -31,14 +31,16 @@ def _param(tensor: torch.Tensor, like: nn.Parameter) -> nn.Parameter:
 class ElasticConv2d(nn.Conv2d):
     """A Conv2d that computes with ``weight[:active_out, :active_in]`` (depthwise: the first channels and
     as many groups) and, with ``active_kernel``, the centre crop of its kernel (OFA's elastic kernel, with
-    optional learned per-size transforms of the crop); None everywhere is the original layer."""
+    optional learned per-size transforms of the crop); None everywhere is the original layer. A reading layer
+    of a width group with a learned score (``elastic_score``) scales its input channels' weights by it."""
 
     active_out: Optional[int]
     active_in: Optional[int]
     active_kernel: Optional[int]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.active_out is None and self.active_in is None and self.active_kernel is None:
+        if self.active_out is None and self.active_in is None and self.active_kernel is None \
+                and "elastic_score" not in self._parameters:
             return super().forward(x)
         weight, bias, groups, padding = self.active_weight()
         return F.conv2d(x, weight, bias, self.stride, padding, self.dilation, groups)
@@ -59,6 +61,9 @@ class ElasticConv2d(nn.Conv2d):
                 bias = None if bias is None else bias[:out]
             if inp is not None:
                 weight = weight[:, :inp].contiguous()  # a strided weight makes the conv ~13% slower
+            score = params.get("elastic_score")
+            if score is not None:
+                weight = weight * score[:weight.shape[1]].view(1, -1, 1, 1)
         if kernel is not None and kernel < weight.shape[-1]:
             weight = self._crop(weight, kernel).contiguous()
             padding = tuple(d * (kernel - 1) // 2 for d in self.dilation)
@@ -142,17 +147,24 @@ class ElasticLinear(nn.Linear):
     active_in: Optional[int]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.active_out is None and self.active_in is None:
+        if self.active_out is None and self.active_in is None and "elastic_score" not in self._parameters:
             return super().forward(x)
-        out, inp = self.active_out or self.out_features, self.active_in or self.in_features
+        out = self.active_out or self.out_features
         bias = None if self.bias is None else self.bias[:out]
-        return F.linear(x, self.weight[:out, :inp], bias)
+        return F.linear(x, self.active_weight(), bias)
+
+    def active_weight(self) -> torch.Tensor:
+        """The weight of the active setting, input columns scaled by a learned score if the layer has one."""
+        out, inp = self.active_out or self.out_features, self.active_in or self.in_features
+        weight = self.weight[:out, :inp]
+        score = self._parameters.get("elastic_score")
+        return weight if score is None else weight * score[:inp]
 
     def to_fixed(self) -> nn.Module:
         """A plain Linear with copies of the active weights."""
         out, inp = self.active_out or self.out_features, self.active_in or self.in_features
         linear = _on_meta(nn.Linear, inp, out, bias=self.bias is not None)
-        linear.weight = _param(self.weight[:out, :inp], self.weight)
+        linear.weight = _param(self.active_weight(), self.weight)
         if self.bias is not None:
             linear.bias = _param(self.bias[:out], self.bias)
         return linear.train(self.training)

@@ -68,9 +68,11 @@ def _sorted_unique(values: Sequence[Any], where: str) -> List[Any]:
 
 @ELASTIC_RULES.register("width")
 def width_rule(ctx: RuleContext, name: str = "*", exclude: Optional[str] = None, expand_ratio: Optional[Ratios] = None,
-               width: Optional[Widths] = None, divisor: PositiveInt = 1, group: Optional[str] = None) -> None:
+               width: Optional[Widths] = None, divisor: PositiveInt = 1, group: Optional[str] = None,
+               score: bool = False) -> None:
     """Elastic spatial groups: the maps written by the matching Conv2d/Linear layers run on fewer channels,
-    ``expand_ratio`` x the writing layer's input channels (MobileNet) or a ``width`` fraction of its own."""
+    ``expand_ratio`` x the writing layer's input channels (MobileNet) or a ``width`` fraction of its own;
+    ``score``: a learned per-channel score on each map, for importance 'score'."""
     if (expand_ratio is None) == (width is None):
         raise SlotnasError(f"{ctx.where}: give exactly one of expand_ratio and width")
     kind, values = ("expand_ratio", expand_ratio) if width is None else ("width", width)
@@ -96,6 +98,8 @@ def width_rule(ctx: RuleContext, name: str = "*", exclude: Optional[str] = None,
         pname = group or f"{producer}.{kind}"
         grp = WidthGroup(pname, [layers[n] for n in hidden.producers], [layers[n] for n in hidden.channelwise],
                          [layers[n] for n in hidden.consumers], hidden.channels, to_value)
+        if score:
+            grp.learn_score()
         ctx.param(pname, values, values[-1], "width", grp.apply)
         ctx.elastic.width[pname].append(grp)
 
