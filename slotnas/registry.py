@@ -5,7 +5,7 @@ import collections.abc
 import difflib
 import inspect
 import typing
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Literal, Sequence, Tuple, TypeVar, Union
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Literal, Mapping, Sequence, Tuple, TypeVar, Union
 
 from .constraints import Annotated, Length, Range, finite
 from .errors import SlotnasError
@@ -103,6 +103,21 @@ class Registry:
 def component_options(spec: Dict[str, Any]) -> Dict[str, Any]:
     """The options of a ``{type: NAME, ...}`` config entry: everything but ``type``."""
     return {k: v for k, v in spec.items() if k != "type"}
+
+
+def check_component(spec: Any, registry: "Registry", where: str, injected: Sequence[str] = ()
+                    ) -> Tuple[Callable, Dict[str, Any]]:
+    """The component a ``{type: NAME, **options}`` entry names and its options, checked against its signature;
+    one-line errors start with ``where``."""
+    if not isinstance(spec, Mapping) or "type" not in spec:
+        raise SlotnasError(f"{where}: needs 'type'; allowed: {', '.join(registry)}")
+    try:
+        fn = registry.get(spec["type"])
+    except SlotnasError as exc:
+        raise SlotnasError(f"{where}: {exc}") from None
+    options = component_options(dict(spec))
+    check_options(fn, where, options, injected=injected)
+    return fn, options
 
 
 def signature_options(fn: Callable) -> Tuple[Dict[str, inspect.Parameter], bool]:

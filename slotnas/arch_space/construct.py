@@ -12,7 +12,7 @@ from torch import nn
 from ..errors import SlotError, SlotnasError
 from ..params import Categorical, Param, ParamSpace
 from ..constraints import Names
-from ..registry import Registry, check_options, check_value
+from ..registry import Registry, check_component, check_options, check_value
 from ..slot import Slot, find_slots
 from .candidates import CANDIDATES, build_candidate
 from .export import module_device
@@ -53,17 +53,10 @@ def check_step(step: Any, where: str) -> Tuple[Constructor, str, Dict[str, Any]]
     Returns the constructor, the slot glob and the options; config validation and ``construct`` both
     call this, so what is accepted before a run is exactly what construction accepts.
     """
-    if not isinstance(step, Mapping) or "type" not in step:
-        raise SlotnasError(f"{where}: needs 'type'; allowed: {', '.join(CONSTRUCTORS)}")
-    options = dict(step)
-    label = options.pop("type")
-    try:
-        fn = CONSTRUCTORS.get(label)
-    except SlotnasError as exc:
-        raise SlotnasError(f"{where}: {exc}") from None
-    pattern = options.pop("slots", "*")
+    spec = dict(step) if isinstance(step, Mapping) else step
+    pattern = spec.pop("slots", "*") if isinstance(spec, dict) else "*"
+    fn, options = check_component(spec, CONSTRUCTORS, where, injected=("slots", "space"))
     check_value(f"{where}.slots", pattern, str)
-    check_options(fn, where, options, injected=("slots", "space"))
     try:
         _check_candidates(options.get("candidates"), where)
         if fn is mixed_op:

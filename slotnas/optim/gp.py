@@ -1,6 +1,7 @@
 """GPBO: Bayesian optimization with a scikit-learn Gaussian process made for architecture spaces."""
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from typing import Any, List, Optional, Tuple
@@ -39,10 +40,12 @@ class GPBO(DiscreteOptimizer):
     model_based = True
 
     def __init__(self, space: ParamSpace, n_initial: NonNegativeInt = 10, xi: NonNegativeFloat = 0.0,
-                 n_candidates: PositiveInt = 1024, n_restarts: NonNegativeInt = 0, **kwargs: Any) -> None:
+                 n_candidates: PositiveInt = 1024, n_restarts: NonNegativeInt = 0, additive: bool = False,
+                 **kwargs: Any) -> None:
         super().__init__(space, **kwargs)
         self.encoder = Encoder(self.params)
         self.n_initial, self.xi, self.n_candidates, self.n_restarts = n_initial, xi, n_candidates, n_restarts
+        self.additive = additive
         self._np_rng = np.random.default_rng(self.seed)
         self._data: List[Tuple[Arch, float]] = []  # (architecture, score) of successful trials: the model's data
         self._kernel: Any = None  # the last fit's kernel: the next fit starts from its hyperparameters
@@ -60,13 +63,16 @@ class GPBO(DiscreteOptimizer):
         from sklearn.gaussian_process import GaussianProcessRegressor
         from sklearn.gaussian_process.kernels import ConstantKernel, WhiteKernel
 
-        from .kernels import ArchKernel, map_optimizer
+        from .kernels import AdditiveKernel, ArchKernel, map_optimizer
 
         kernel = self._kernel
         if kernel is None:
-            kernel = ConstantKernel(1.0, (1e-2, 1e2)) * ArchKernel(np.ones(len(self.params)), self.encoder.categorical) \
-                + WhiteKernel(1e-2, (1e-6, 1.0))
-        gp = GaussianProcessRegressor(kernel=kernel, normalize_y=True, optimizer=map_optimizer,
+            kernel = ConstantKernel(1.0, (1e-2, 1e2)) * ArchKernel(np.ones(len(self.params)), self.encoder.categorical)
+            if self.additive:
+                kernel = kernel + ConstantKernel(1.0, (1e-2, 1e2)) * AdditiveKernel(self.encoder.categorical)
+            kernel = kernel + WhiteKernel(1e-2, (1e-6, 1.0))
+        optimizer = functools.partial(map_optimizer, n_weights=len(self.params))
+        gp = GaussianProcessRegressor(kernel=kernel, normalize_y=True, optimizer=optimizer,
                                       n_restarts_optimizer=self.n_restarts,
                                       random_state=int(self._np_rng.integers(2 ** 31)))
         with warnings.catch_warnings():  # a weight at its bound is a fine answer (an irrelevant parameter)

@@ -62,9 +62,35 @@ class ArchKernel(StationaryKernelMixin, NormalizedKernelMixin, Kernel):
         return f"ArchKernel(weights=[{', '.join(f'{w:.3g}' for w in np.ravel(self.weights))}])"
 
 
-def log_prior(theta: np.ndarray) -> Tuple[float, np.ndarray]:
-    """Log prior density (up to a constant) of ``constant * ArchKernel + White`` hyperparameters, given as
-    sklearn's log-space theta [log scale, log w_1..w_d, log noise], and its gradient in theta.
+class AdditiveKernel(StationaryKernelMixin, NormalizedKernelMixin, Kernel):
+    """First-order additive similarity: the mean over parameters of [x_d == y_d] (categorical) or
+    exp(-(x_d - y_d)^2 / 0.02) (numeric in [0, 1]); no hyperparameters (its scale is a ConstantKernel's).
+    Beside ArchKernel it lets the GP learn each parameter's main effect from few points."""
+
+    def __init__(self, categorical: Sequence[bool]) -> None:
+        self.categorical = categorical
+
+    def __call__(self, X: np.ndarray, Y: Optional[np.ndarray] = None, eval_gradient: bool = False) -> Any:
+        x = np.atleast_2d(X)
+        y = x if Y is None else np.atleast_2d(Y)
+        cat = np.asarray(self.categorical, dtype=bool)
+        k = np.zeros((len(x), len(y)))
+        if cat.any():
+            k += (x[:, None, cat] == y[None, :, cat]).sum(-1)
+        if not cat.all():
+            diff = x[:, None, ~cat] - y[None, :, ~cat]
+            k += np.exp(-diff * diff / 0.02).sum(-1)
+        k /= x.shape[1]
+        return (k, np.empty(k.shape + (0,))) if eval_gradient else k
+
+    def __repr__(self) -> str:
+        return "AdditiveKernel()"
+
+
+def log_prior(theta: np.ndarray, n_weights: Optional[int] = None) -> Tuple[float, np.ndarray]:
+    """Log prior density (up to a constant) of ``constant * ArchKernel [+ constant * AdditiveKernel] + White``
+    hyperparameters, given as sklearn's log-space theta [log scale, log w_1..w_d, (log scale_2,) log noise],
+    and its gradient in theta.
 
     Relevance weights: -(0.1 / w + 0.1 w), peaked at w = 1 and keeping them away from both bounds;
     kernel scale ~ Gamma(2, 1) and noise ~ Gamma(1.1, 30) (small noise preferred). These are the
@@ -72,21 +98,25 @@ def log_prior(theta: np.ndarray) -> Tuple[float, np.ndarray]:
     over-fits the weights.
     """
     values = np.exp(theta)
-    scale, weights, noise = values[0], values[1:-1], values[-1]
-    lp = (-(0.1 / weights + 0.1 * weights).sum() + (np.log(scale) - scale)
+    n = len(values) - 2 if n_weights is None else n_weights
+    weights, noise = values[1:1 + n], values[-1]
+    scales = np.concatenate([values[:1], values[1 + n:-1]])
+    lp = (-(0.1 / weights + 0.1 * weights).sum() + (np.log(scales) - scales).sum()
           + (0.1 * np.log(noise) - 30.0 * noise))
-    grad = np.concatenate([[1.0 - scale], 0.1 / weights - 0.1 * weights, [0.1 - 30.0 * noise]])
+    grad = np.concatenate([[1.0 - scales[0]], 0.1 / weights - 0.1 * weights, 1.0 - scales[1:],
+                           [0.1 - 30.0 * noise]])
     return float(lp), grad
 
 
-def map_optimizer(obj_func: Any, initial_theta: np.ndarray, bounds: np.ndarray) -> Tuple[np.ndarray, float]:
+def map_optimizer(obj_func: Any, initial_theta: np.ndarray, bounds: np.ndarray,
+                  n_weights: Optional[int] = None) -> Tuple[np.ndarray, float]:
     """An ``optimizer`` for sklearn's GaussianProcessRegressor: maximum a posteriori (marginal likelihood
     times :func:`log_prior`) instead of maximum likelihood, by L-BFGS-B within the bounds."""
     from scipy.optimize import minimize
 
     def negative_log_posterior(theta: np.ndarray) -> Tuple[float, np.ndarray]:
         nll, grad = obj_func(theta, eval_gradient=True)
-        lp, lp_grad = log_prior(theta)
+        lp, lp_grad = log_prior(theta, n_weights)
         return nll - lp, grad - lp_grad
 
     result = minimize(negative_log_posterior, initial_theta, jac=True, method="L-BFGS-B", bounds=bounds)

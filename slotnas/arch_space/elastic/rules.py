@@ -3,7 +3,7 @@ elastic (like ``slots:`` rules for Slots), each a Categorical of the space whose
 from __future__ import annotations
 
 import fnmatch
-from typing import Annotated, Any, Callable, Dict, List, Mapping, Optional, Sequence
+from typing import Annotated, Any, Callable, List, Mapping, Optional, Sequence
 
 import torch
 from torch import nn
@@ -11,7 +11,7 @@ from torch import nn
 from ...constraints import Length, PositiveInt, Range
 from ...errors import SlotnasError
 from ...params import Categorical, ParamSpace
-from ...registry import Registry, check_options, component_options
+from ...registry import Registry, check_component, component_options
 from ..slotify import is_type
 from .groups import DepthGroup, ElasticSpace, KernelGroup, WidthGroup, grow_kernel
 from .layers import make_elastic, make_skippable
@@ -166,14 +166,7 @@ def kernel_rule(ctx: RuleContext, choices: Counts, name: str = "*", exclude: Opt
 
 def check_rule(rule: Any, where: str) -> Callable[..., None]:
     """Check one ``elastic:`` rule without touching a model; config validation and ``apply_elastic`` share it."""
-    if not isinstance(rule, Mapping) or "type" not in rule:
-        raise SlotnasError(f"{where}: needs 'type'; allowed: {', '.join(ELASTIC_RULES)}")
-    try:
-        fn = ELASTIC_RULES.get(rule["type"])
-    except SlotnasError as exc:
-        raise SlotnasError(f"{where}: {exc}") from None
-    check_options(fn, where, component_options(dict(rule)), injected=("ctx",))
-    return fn
+    return check_component(rule, ELASTIC_RULES, where, injected=("ctx",))[0]
 
 
 def apply_elastic(model: nn.Module, rules: Sequence[Mapping[str, Any]], space: ParamSpace,

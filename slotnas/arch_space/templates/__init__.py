@@ -5,7 +5,7 @@ from typing import Any, Dict, Sequence
 
 from torch import nn
 
-from ...registry import Registry, check_options, component_options
+from ...registry import Registry, check_component, component_options
 from .block import block
 from .cell import cell
 from .hierarchical import hierarchical
@@ -25,16 +25,9 @@ def build_template(spec: Dict[str, Any], input_shape: Sequence[int], num_classes
 
 def check_template(spec: Any) -> Dict[str, Any]:
     """Validate the ``template:`` section's type and options (structure errors surface when built)."""
-    from ...errors import SlotnasError, blame
+    from ...errors import blame
 
-    if not isinstance(spec, dict) or "type" not in spec:
-        raise SlotnasError(f"template: needs 'type'; allowed: {', '.join(TEMPLATES.names())}")
-    try:
-        fn = TEMPLATES.get(spec["type"])
-    except SlotnasError as exc:
-        raise SlotnasError(f"template.type: {exc}") from None
-    options = component_options(spec)
-    check_options(fn, f"template ({spec['type']})", options, injected=("in_channels", "num_classes"))
+    fn, options = check_component(spec, TEMPLATES, "template", injected=("in_channels", "num_classes"))
     with blame(f"template ({spec['type']})"):
         fn(in_channels=3, num_classes=10, **options)  # structure errors now, before any data or training
     return dict(spec)
