@@ -28,14 +28,14 @@ from slotnas.trials import Trial  # noqa: E402
 SLOTNAS = ["RandomSearch", "RegularizedEvolution", "NSGA2", "XGBoostSMBO", "SkoptBO", "TPE", "GPBO"]
 OPTUNA = ["optuna:TPESampler", "optuna:GPSampler"]
 OPTIONS: Dict[str, Dict[str, Any]] = {"NSGA2": {"objectives": [{"metric": "val_acc", "mode": "max"}]},
-                                      "GPBO+additive": {"additive": True}}
+                                      "GPBO-no-additive": {"additive": False}}
 CHECKPOINTS = (50, 100, 200)
 
 
 def run_slotnas(name: str, problem: Problem, seed: int, budget: int) -> Tuple[List[float], float]:
     """g of the best architecture evaluated so far after each evaluation, and the mean seconds per ask."""
     space = problem.space()
-    opt = OPTIMIZERS.get(name.split("+")[0])(space, seed=seed, **OPTIONS.get(name, {}))
+    opt = OPTIMIZERS.get(name.split("-no-")[0])(space, seed=seed, **OPTIONS.get(name, {}))
     rng = np.random.default_rng(seed + 1000)
     best, curve, asking = -math.inf, [], 0.0
     for i in range(budget):

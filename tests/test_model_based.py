@@ -11,7 +11,7 @@ from slotnas import Categorical, Numeric, ParamSpace
 from slotnas.optim import OPTIMIZERS
 from slotnas.optim.acquisition import Encoder, maximize
 from slotnas.optim.gp import log_expected_improvement
-from slotnas.optim.kernels import ArchKernel, log_prior
+from slotnas.optim.kernels import AdditiveKernel, ArchKernel, log_prior
 from slotnas.pareto import non_dominated_sort
 
 from .helpers import drive
@@ -41,13 +41,24 @@ def test_kernel_works_inside_sklearn_kernel_algebra():
     assert np.allclose(kernel(x).diagonal(), 2.0) and kernel.n_dims == 3
 
 
-def test_log_prior_gradient_matches_finite_differences():
-    theta = np.log(np.array([1.3, 0.5, 4.0, 0.02]))
-    value, grad = log_prior(theta)
+@pytest.mark.parametrize("values, n_weights", [([1.3, 0.5, 4.0, 0.02], None), ([1.3, 0.5, 4.0, 0.7, 0.02], 2)])
+def test_log_prior_gradient_matches_finite_differences(values, n_weights):
+    theta = np.log(np.array(values))  # [scale, weights..., (additive scale,) noise]
+    value, grad = log_prior(theta, n_weights)
     for d in range(len(theta)):
         shifted = theta.copy()
         shifted[d] += 1e-6
-        assert math.isclose((log_prior(shifted)[0] - value) / 1e-6, grad[d], rel_tol=1e-4, abs_tol=1e-6)
+        assert math.isclose((log_prior(shifted, n_weights)[0] - value) / 1e-6, grad[d], rel_tol=1e-4, abs_tol=1e-6)
+
+
+def test_additive_kernel_counts_shared_choices_and_is_positive_definite():
+    rng = np.random.default_rng(1)
+    x = np.column_stack([rng.integers(0, 3, 15), rng.integers(0, 3, 15), rng.random(15)]).astype(float)
+    k, grad = AdditiveKernel([True, True, False])(x, eval_gradient=True)
+    assert np.allclose(np.diag(k), 1.0) and grad.shape == (15, 15, 0)
+    assert np.linalg.eigvalsh(k + 1e-9 * np.eye(15)).min() > 0
+    pair = AdditiveKernel([True, True])(np.array([[0.0, 1.0], [0.0, 2.0], [1.0, 2.0]]))
+    assert np.allclose(pair[0], [1.0, 0.5, 0.0])  # the mean over parameters of equal choices
 
 
 def test_log_expected_improvement_is_exact_and_finite_far_below_the_best():
@@ -101,6 +112,7 @@ def _interacting(arch):
 
 
 @pytest.mark.parametrize("name, options", [("GPBO", {"n_initial": 8, "n_candidates": 256}),
+                                           ("GPBO", {"n_initial": 8, "n_candidates": 256, "additive": False}),
                                            ("XGBoostSMBO", {"n_initial": 8, "n_estimators": 30}),
                                            ("TPE", {"n_initial": 8})])
 def test_model_based_optimizers_find_a_known_optimum_random_search_misses(name, options):

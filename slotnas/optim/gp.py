@@ -31,8 +31,10 @@ def log_expected_improvement(mu: np.ndarray, sd: np.ndarray, best: float) -> np.
 @register_optimizer("GPBO")
 class GPBO(DiscreteOptimizer):
     """Gaussian-process BO for architecture spaces: scikit-learn's GP with :class:`ArchKernel` (Matern 5/2
-    on a Hamming / scaled distance with one relevance weight per parameter, fitted by marginal likelihood,
-    each fit starting from the last), and log expected improvement maximized over the discrete space by a
+    on a Hamming / scaled distance with one relevance weight per parameter) plus, with ``additive``, a
+    first-order :class:`AdditiveKernel` (each parameter's main effect is learned from few points; the
+    Matern part is left with the interactions), fitted by maximum a posteriori, each fit starting from the
+    last, and log expected improvement maximized over the discrete space by a
     pool of random and mutated architectures plus local search (:func:`acquisition.maximize`).
     Failed trials carry no value and are left out; results are fitted once per proposal.
     """
@@ -40,7 +42,7 @@ class GPBO(DiscreteOptimizer):
     model_based = True
 
     def __init__(self, space: ParamSpace, n_initial: NonNegativeInt = 10, xi: NonNegativeFloat = 0.0,
-                 n_candidates: PositiveInt = 1024, n_restarts: NonNegativeInt = 0, additive: bool = False,
+                 n_candidates: PositiveInt = 1024, n_restarts: NonNegativeInt = 0, additive: bool = True,
                  **kwargs: Any) -> None:
         super().__init__(space, **kwargs)
         self.encoder = Encoder(self.params)
