@@ -17,7 +17,6 @@ DEFAULT_CONFIG = os.path.join(os.path.dirname(__file__), "configs", "default.yam
 
 TOP_KEYS = ("model", "template", "slots", "construct", "elastic", "optim", "estim", "trainer", "data", "metrics", "criterion",
             "objectives", "scheduler", "run", "plugins", "hparams")
-REQUIRED = ("construct",)
 RUN_OPTIONS: Dict[str, Any] = {  # key -> (type, default)
     "seed": (NonNegativeInt, 0),
     "out": (str, "runs"),
@@ -49,6 +48,7 @@ DEFAULT_SECTIONS: Dict[str, Any] = {
     "data": {"type": "digits"},
     "metrics": ["params"],
     "slots": [],
+    "construct": [],
     "elastic": [],
     "criterion": [],
 }
@@ -207,10 +207,8 @@ def validate(raw: Mapping[str, Any]) -> Dict[str, Any]:
     cfg = copy.deepcopy(dict(raw))
     check_keys("config", cfg, list(TOP_KEYS))
     load_plugins(cfg.setdefault("plugins", []))  # first: what they register may be named below
-    for key in REQUIRED:
-        if key not in cfg and not (key == "construct" and "elastic" in cfg):
-            raise SlotnasError(f"config: missing section {key!r}")
-    cfg.setdefault("construct", [])
+    if "construct" not in cfg and "elastic" not in cfg:  # a space comes from constructors or elastic rules
+        raise SlotnasError("config: missing section 'construct'")
     for key, default in DEFAULT_SECTIONS.items():
         cfg.setdefault(key, copy.deepcopy(default))
     if ("model" in cfg) == ("template" in cfg):

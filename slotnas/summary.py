@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Sequence
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Sequence
 
 from .estim.base import arch_label
 from .params import ParamSpace
@@ -43,6 +43,11 @@ def trial_line(trial: Trial, objective: str) -> str:
     return "  ".join(parts)
 
 
+def state_counts(states: Mapping[str, int]) -> str:
+    """Trials by state as text, e.g. ``3 COMPLETE, 1 PRUNED``; empty when there are none."""
+    return ", ".join(f"{states[s]} {s}" for s in ("COMPLETE", "PRUNED", "FAILED", "RUNNING") if states.get(s))
+
+
 def results_table(trials: Sequence[Trial], ranked: Sequence[Trial], objective: str, top: int = 10) -> str:
     """Text table of the ``top`` of ``ranked`` (best first): rank, trial, objective, params, latency if measured."""
     has_latency = objective != "latency_ms" and any("latency_ms" in t.metrics for t in ranked)
@@ -60,7 +65,7 @@ def results_table(trials: Sequence[Trial], ranked: Sequence[Trial], objective: s
         value = f"{m[objective]:>8,}" if isinstance(m[objective], int) else f"{m[objective]:>8.3f}"
         lines.append(f"{rank:>4}  {t.index:>5}  {value}{params}{latency}  {arch_label(t.arch)}")
     states = Counter(t.state.value for t in trials)
-    counts = ", ".join(f"{states[s]} {s}" for s in ("COMPLETE", "PRUNED", "FAILED", "RUNNING") if states[s])
+    counts = state_counts(states)
     notes = []
     if states["PRUNED"]:
         notes.append("PRUNED: stopped early by the scheduler")

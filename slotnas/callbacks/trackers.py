@@ -19,6 +19,21 @@ def _scalars(metrics: Dict[str, Any]) -> Dict[str, float]:
             if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)}
 
 
+class BestSoFar:
+    """The best objective over the trials seen so far, in the objective's own units."""
+
+    def __init__(self) -> None:
+        self.score: Optional[float] = None  # the optimizer's score: larger is better
+
+    def update(self, run: "Run", trial: "Trial") -> Optional[float]:
+        """Take the trial in; the best value so far, or None when the trial has no objective value."""
+        score = run.optimizer.trial_score(trial)
+        if score == -math.inf:
+            return None
+        self.score = score if self.score is None else max(self.score, score)
+        return self.score if run.optimizer.mode == "max" else -self.score
+
+
 class TensorBoardLogger(Callback):
     """``run.tensorboard: DIR``: one TensorBoard run per search in ``DIR/<run folder name>``: every trial's
     metrics (step = trial index) and the best objective so far; per one-shot epoch its metrics and each
@@ -32,7 +47,7 @@ class TensorBoardLogger(Callback):
                 from None
         self._writer_cls, self.folder = SummaryWriter, folder
         self.writer: Any = None
-        self._best: Optional[float] = None
+        self.best = BestSoFar()
 
     def on_search_start(self, run: "Run") -> None:
         self.writer = self._writer_cls(os.path.join(self.folder, os.path.basename(os.path.normpath(run.run_dir))))
@@ -40,11 +55,9 @@ class TensorBoardLogger(Callback):
     def on_trial_complete(self, run: "Run", trial: "Trial") -> None:
         for name, value in _scalars(trial.metrics).items():
             self.writer.add_scalar(f"trial/{name}", value, trial.index)
-        score = run.optimizer.trial_score(trial)
-        if score > -math.inf:
-            self._best = score if self._best is None else max(self._best, score)
-            sign = 1 if run.optimizer.mode == "max" else -1
-            self.writer.add_scalar(f"search/best_{run.optimizer.objective}", sign * self._best, trial.index)
+        best = self.best.update(run, trial)
+        if best is not None:
+            self.writer.add_scalar(f"search/best_{run.optimizer.objective}", best, trial.index)
         self.writer.flush()
 
     def on_epoch_end(self, run: "Run", trial: "Trial") -> None:
@@ -92,7 +105,8 @@ class MLflowLogger(Callback):
             raise _mlflow_error(exc) from None
         self.experiment, self.nested = experiment, nested
         self.run_id: Optional[str] = None
-        self._best: Optional[float] = None
+        self.experiment_id: Optional[str] = None
+        self.best = BestSoFar()
 
     def on_search_start(self, run: "Run") -> None:
         try:
@@ -103,6 +117,7 @@ class MLflowLogger(Callback):
     def _start(self, run: "Run") -> None:
         found = self.client.get_experiment_by_name(self.experiment)
         exp_id = found.experiment_id if found is not None else self.client.create_experiment(self.experiment)
+        self.experiment_id = exp_id
         folder = os.path.abspath(run.run_dir)
         earlier = self.client.search_runs([exp_id], filter_string=f"tags.`slotnas.run_dir` = '{folder}'", max_results=1)
         if earlier:
@@ -117,8 +132,15 @@ class MLflowLogger(Callback):
                   "space_params": len(run.space)}
         for section in ("optim", "estim", "trainer"):
             params.update({f"{section}.{k}": v for k, v in cfg.get(section, {}).items() if k != "type"})
-        for key, value in params.items():
-            self.client.log_param(self.run_id, key, str(value)[:500])
+        self._params(self.run_id, params)
+
+    def _params(self, run_id: str, params: Dict[str, Any]) -> None:
+        """As text (MLflow keeps 500 characters per value), in requests of at most 100 (MLflow's batch limit)."""
+        from mlflow.entities import Param
+
+        items = [Param(k, str(v)[:500]) for k, v in params.items()]
+        for start in range(0, len(items), 100):
+            self.client.log_batch(run_id, params=items[start:start + 100])
 
     def _log(self, run_id: str, metrics: Dict[str, float], step: int, prefix: str = "") -> None:
         from mlflow.entities import Metric
@@ -128,19 +150,16 @@ class MLflowLogger(Callback):
 
     def on_trial_complete(self, run: "Run", trial: "Trial") -> None:
         metrics = _scalars(trial.metrics)
-        score = run.optimizer.trial_score(trial)
-        if score > -math.inf:
-            self._best = score if self._best is None else max(self._best, score)
-            sign = 1 if run.optimizer.mode == "max" else -1
-            metrics[f"best_{run.optimizer.objective}"] = sign * self._best
+        best = self.best.update(run, trial)
+        if best is not None:
+            metrics[f"best_{run.optimizer.objective}"] = best
         self._log(self.run_id, metrics, trial.index)
         if self.nested:
             child = self.client.create_run(
-                self.client.get_run(self.run_id).info.experiment_id, run_name=f"trial-{trial.index}",
+                self.experiment_id, run_name=f"trial-{trial.index}",
                 tags={"mlflow.parentRunId": self.run_id, "slotnas.trial": str(trial.index),
                       "slotnas.state": trial.state.name}).info.run_id
-            for key, value in (trial.arch or {}).items():
-                self.client.log_param(child, key, str(value)[:500])
+            self._params(child, trial.arch or {})
             self._log(child, _scalars(trial.metrics), 0)
             self.client.set_terminated(child, status=self.STATUS.get(trial.state.name, "FINISHED"))
 

@@ -3,21 +3,26 @@ its weights (BN recalibrated), searched by any discrete optimizer without retrai
 from __future__ import annotations
 
 import copy
-from typing import Any, Dict, List, Literal, Optional, Tuple
+from typing import Any, Dict, List, Literal, Optional
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..arch_space.export import fix
 from ..constraints import NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt
 from ..errors import SlotnasError
 from ..trials import Arch
 from .base import register_estimator
 from .spos import SharedWeightsEstim
-from .trainer import NonFiniteLoss
 
 KINDS = ("kernel", "depth", "width")
-Stage = Tuple[str, Dict[str, List[Any]]]
+Allowed = Dict[str, List[Any]]  # the values of each elastic parameter a stage samples from
+
+
+def largest(allowed: Allowed) -> Arch:
+    """The largest sub-network of a stage."""
+    return {name: max(values) for name, values in allowed.items()}
 
 
 @register_estimator("ProgressiveShrinkingEstim")
@@ -46,13 +51,13 @@ class ProgressiveShrinkingEstim(SharedWeightsEstim):
         self.importance, self.stage_lr = importance, stage_lr
         self.teacher: Optional[nn.Module] = None
 
-    def stages(self) -> List[Stage]:
-        """(label, allowed values per elastic parameter) per stage: the largest network first, then one more
+    def stages(self) -> List[Allowed]:
+        """The allowed values per elastic parameter of each stage: the largest network first, then one more
         value of one kind per stage, largest to smallest."""
         kinds = self.space.elastic.kinds()
         choices = {name: sorted(self.space.get(name).choices) for name in kinds}
         allowed = {name: [values[-1]] for name, values in choices.items()}
-        plan: List[Stage] = [("largest", copy.deepcopy(allowed))]
+        plan: List[Allowed] = [copy.deepcopy(allowed)]
         for kind in self.order:
             names = [n for n, k in kinds.items() if k == kind]
             values = sorted({v for n in names for v in choices[n]}, reverse=True)
@@ -60,13 +65,13 @@ class ProgressiveShrinkingEstim(SharedWeightsEstim):
                 for name in names:
                     if value in choices[name]:
                         allowed[name].append(value)
-                plan.append((f"{kind} >= {value:g}", copy.deepcopy(allowed)))
+                plan.append(copy.deepcopy(allowed))
         return plan
 
-    def _subnets(self, allowed: Dict[str, List[Any]]) -> List[Arch]:
+    def _subnets(self, allowed: Allowed) -> List[Arch]:
         archs: List[Arch] = []
         if self.sandwich:
-            archs += [{n: max(v) for n, v in allowed.items()}, {n: min(v) for n, v in allowed.items()}]
+            archs += [largest(allowed), {n: min(v) for n, v in allowed.items()}]
         archs += [{n: self.rng.choice(v) for n, v in allowed.items()} for _ in range(self.samples)]
         return archs
 
@@ -77,7 +82,7 @@ class ProgressiveShrinkingEstim(SharedWeightsEstim):
         done = 0
         params = [p for p in self.model.parameters() if p.requires_grad]
         self.model.to(self.trainer.device)
-        for index, (label, allowed) in enumerate(plan):
+        for index, allowed in enumerate(plan):
             if index > 0:
                 self.space.elastic.sort(self.importance)
             epochs = self.full_epochs if index == 0 else self.stage_epochs
@@ -95,13 +100,11 @@ class ProgressiveShrinkingEstim(SharedWeightsEstim):
                     self.trainer.show(done, total, batch, len(batches))
                 done += 1
             if index == 0 and self.distill > 0:
-                self.space.update({n: v[-1] for n, v in allowed.items()})
-                from ..arch_space.export import fix
-
+                self.space.update(largest(allowed))
                 self.teacher = fix(self.model).eval()
-        self.space.update({n: max(v) for n, v in plan[-1][1].items()})
+        self.space.update(largest(plan[-1]))
 
-    def _step(self, opt: torch.optim.Optimizer, params: List[nn.Parameter], allowed: Dict[str, List[Any]],
+    def _step(self, opt: torch.optim.Optimizer, params: List[nn.Parameter], allowed: Allowed,
               x: torch.Tensor, y: torch.Tensor) -> None:
         opt.zero_grad(set_to_none=True)
         soft = None
@@ -114,9 +117,5 @@ class ProgressiveShrinkingEstim(SharedWeightsEstim):
             loss = self.trainer.loss(logits, y)
             if soft is not None:
                 loss = loss + self.distill * -(soft * F.log_softmax(logits, dim=1)).sum(1).mean()
-            if not torch.isfinite(loss):
-                raise NonFiniteLoss(f"training loss became {loss.item()} (sub-network {arch})")
-            loss.backward()
-        if self.trainer.grad_clip:
-            nn.utils.clip_grad_norm_(params, self.trainer.grad_clip)
-        opt.step()
+            self.trainer.backward(loss, f"sub-network {arch}")  # summed over the sub-networks
+        self.trainer.step(opt, params)

@@ -98,14 +98,24 @@ class Trainer:
         """
         opt.zero_grad(set_to_none=True)
         loss = self.loss(model(x), y)
+        self.backward(loss)
+        if loss.requires_grad:
+            self.step(opt, params)
+        return loss.item()
+
+    def backward(self, loss: torch.Tensor, what: str = "") -> None:
+        """Gradients of ``loss`` (added to those already there); a non-finite loss raises NonFiniteLoss
+        (``what`` names e.g. the sub-network in its message)."""
         if not torch.isfinite(loss):
-            raise NonFiniteLoss(f"training loss became {loss.item()}")
+            raise NonFiniteLoss(f"training loss became {loss.item()}" + (f" ({what})" if what else ""))
         if loss.requires_grad:
             loss.backward()
-            if self.grad_clip:
-                nn.utils.clip_grad_norm_(params, self.grad_clip)
-            opt.step()
-        return loss.item()
+
+    def step(self, opt: torch.optim.Optimizer, params: Sequence[nn.Parameter]) -> None:
+        """Clip the gradients' norm to ``grad_clip`` (when set) and take the optimizer step."""
+        if self.grad_clip:
+            nn.utils.clip_grad_norm_(params, self.grad_clip)
+        opt.step()
 
     def fit(self, model: nn.Module, batches: Iterable, epochs: Optional[int] = None,
             params: Optional[List[nn.Parameter]] = None, before_batch: Optional[Callable[[], None]] = None) -> float:

@@ -6,7 +6,7 @@ import os
 from typing import Any, Dict, List, Optional, Sequence
 
 from ..files import write_text
-from ..summary import format_value
+from ..summary import format_value, state_counts
 from .data import RunData, load_run
 from .figures import alphas_plot, arch_text, cell_plot, importance_plot, motif_plots, objective_curve, pareto_plot
 from .stats import importance, slot_stats
@@ -44,7 +44,7 @@ def _summary(data: RunData) -> str:
     rows = [("run folder", data.run_dir), ("optimizer", data.config.get("optim", {}).get("type")),
             ("estimator", data.config.get("estim", {}).get("type")),
             ("objective", f"{data.objective} ({data.mode})"),
-            ("trials", ", ".join(f"{n} {s}" for s, n in sorted(data.states.items())) or "none yet"),
+            ("trials", state_counts(data.states) or "none yet"),
             ("compute time", f"{seconds:,.1f} s in trials"),
             ("best so far", "none yet" if best is None else
              f"trial {best.index}: {data.objective} {format_value(best.metrics[data.objective])}")]

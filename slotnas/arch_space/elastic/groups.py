@@ -44,10 +44,8 @@ class WidthGroup:
         active = None if channels is None or channels >= self.channels else int(channels)
         for layer in self.producers:
             layer.active_out = active
-        for layer in self.channelwise:
+        for layer in self.channelwise:  # BN, and depthwise convs (whose channels follow active_out)
             layer.active_out = active
-            if isinstance(layer, ElasticConv2d):
-                layer.active_in = active
         for layer in self.consumers:
             layer.active_in = active
 
@@ -103,11 +101,6 @@ class DepthGroup:
 
     name: str
     blocks: List[ElasticBlock]  # all but the first block of the stage (the first always runs)
-
-    @property
-    def depth(self) -> int:
-        """The stage's full number of blocks."""
-        return len(self.blocks) + 1
 
     def apply(self, depth: int) -> None:
         """Run the first ``depth`` blocks; the others become identities."""

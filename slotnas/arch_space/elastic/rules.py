@@ -177,12 +177,10 @@ def apply_elastic(model: nn.Module, rules: Sequence[Mapping[str, Any]], space: P
     first = next(model.parameters(), None)
     dtype = first.dtype if first is not None and first.is_floating_point() else torch.get_default_dtype()
     example = torch.zeros(2, *input_shape, device=module_device(model), dtype=dtype)
-    context = None
+    context = RuleContext(model, space, example, "elastic")
     for i, rule in enumerate(rules):
-        fn = check_rule(rule, f"elastic[{i}]")
-        if context is None:
-            context = RuleContext(model, space, example, f"elastic[{i}]")
         context.where = f"elastic[{i}]"
+        fn = check_rule(rule, context.where)
         try:
             fn(context, **component_options(dict(rule)))
         except SlotnasError as exc:  # the layers' and tracer's messages name the rule
@@ -190,5 +188,5 @@ def apply_elastic(model: nn.Module, rules: Sequence[Mapping[str, Any]], space: P
             if text.startswith("elastic: "):
                 raise type(exc)(f"{context.where}: {text[len('elastic: '):]}") from None
             raise
-        space.elastic = context.elastic
-    return space.elastic if space.elastic is not None else ElasticSpace()
+    space.elastic = context.elastic
+    return context.elastic

@@ -118,7 +118,6 @@ class ModelGraph:
             raise SlotError(f"elastic: {producer!r} is not a Conv2d (groups=1) or Linear layer of the model")
         producers, members, consumers = [start], set(), []
         queue = [start]
-        tied = False
         while queue:
             node = queue.pop()
             for user in node.users:
@@ -136,7 +135,6 @@ class ModelGraph:
                     raise SlotError(f"elastic: the output of {producer!r} reaches {self.describe(user)}, which "
                                     "elastic width cannot slice by channel")
             if node in members:
-                tied |= self.role(node) == "join"
                 for source in node.all_input_nodes:
                     role = self.role(source)
                     if source in members or source in producers:
@@ -158,7 +156,7 @@ class ModelGraph:
         if len(width) != 1:
             raise SlotError(f"elastic: the layers tied to {producer!r} by residual adds differ in width {sorted(width)}")
         return HiddenMap([p.target for p in sorted(producers, key=order.__getitem__)], [n.target for n in channel],
-                         [n.target for n in sorted(consumers, key=order.__getitem__)], width.pop(), tied)
+                         [n.target for n in sorted(consumers, key=order.__getitem__)], width.pop())
 
 
 def find_stages(model: nn.Module, example: torch.Tensor, is_block: Any) -> List[Stage]:
