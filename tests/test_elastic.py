@@ -198,6 +198,14 @@ def test_bad_rules_are_one_line_errors(model, rule, message):
     assert "\n" not in str(info.value)
 
 
+def test_a_model_that_does_not_run_on_the_input_is_a_one_line_error():
+    for rule in ({"type": "width", "name": "a", "width": [0.5, 1.0]}, {"type": "depth", "block": "Conv2d", "choices": [1]}):
+        with pytest.raises(SlotnasError, match=r"^elastic\[0\]: the model does not run on an input of shape \[1, 8, 8\] "
+                                               r"\(RuntimeError: .*channels.*\); check the data's channels") as info:
+            elastic(Concat(), [rule], (1, 8, 8))
+        assert "\n" not in str(info.value)
+
+
 def test_elastic_kernel_crops_the_centre_and_grows_function_preserving():
     torch.manual_seed(0)
     wide = nn.Sequential(nn.Conv2d(4, 4, 7, padding=3, groups=4)).double()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import operator
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.fx
@@ -23,6 +23,23 @@ PASS_FUNCTIONS = {F.relu, F.relu6, torch.relu, F.hardswish, F.silu, F.gelu, F.dr
 PASS_METHODS = {"relu", "relu_", "flatten", "contiguous"}
 JOIN_FUNCTIONS = {operator.add, operator.iadd, torch.add}
 FLATTENS = (nn.Flatten, torch.flatten, "flatten")
+
+
+def probe(model: nn.Module, example: torch.Tensor, run: Callable[[torch.Tensor], Any]) -> None:
+    """``run(example)`` in eval mode without gradients (the model's mode restored); a model that does not run
+    on the input is a one-line error."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            run(example)
+    except Exception as exc:
+        cause = exc.__cause__ or exc  # fx's ShapeProp wraps the model's own error
+        first = str(cause).strip().splitlines()[0][:200] if str(cause).strip() else ""
+        raise SlotError(f"elastic: the model does not run on an input of shape {list(example.shape[1:])} "
+                        f"({type(cause).__name__}: {first}); check the data's channels and image_size") from None
+    finally:
+        model.train(was_training)
 
 
 @dataclass
@@ -55,13 +72,7 @@ class ModelGraph:
         except Exception as exc:
             raise SlotError(f"elastic: the model cannot be traced by torch.fx ({type(exc).__name__}: "
                             f"{str(exc).splitlines()[0][:160]}); elastic width needs a traceable model") from None
-        was_training = model.training
-        model.eval()
-        try:
-            with torch.no_grad():
-                ShapeProp(self.graph).propagate(example)
-        finally:
-            model.train(was_training)
+        probe(model, example, ShapeProp(self.graph).propagate)
         self.nodes = {n.target: n for n in self.graph.graph.nodes if n.op == "call_module"}
 
     def module(self, node: torch.fx.Node) -> Optional[nn.Module]:
@@ -171,13 +182,9 @@ def find_stages(model: nn.Module, example: torch.Tensor, is_block: Any) -> List[
                 first = inputs[0] if inputs else None
                 shapes[name] = (getattr(first, "shape", None), getattr(output, "shape", None))
             handles.append(module.register_forward_hook(hook))
-    was_training = model.training
-    model.eval()
     try:
-        with torch.no_grad():
-            model(example)
+        probe(model, example, model)
     finally:
-        model.train(was_training)
         for h in handles:
             h.remove()
     stages: List[Stage] = []
